@@ -1,0 +1,172 @@
+// ECMA-419-shaped stream sockets over node:net. NodeStreamSocket holds everything that is
+// not about how the connection is opened (buffering, write budget, error reporting), so
+// TCPSocket and TLSSocket differ only in the node socket they wrap.
+
+import * as net from "node:net";
+import type { Socket, SocketCallbacks, SocketOptions } from "../../modules/mqtt/io.js";
+
+/** Options shared by the node sockets: the io.ts contract plus `address`/`nodelay`. */
+export interface NodeSocketOptions extends Partial<SocketCallbacks> {
+  host?: string;
+  /** Alias of host, as ECMA-419 spells it. */
+  address?: string;
+  port: number;
+  format?: "buffer";
+  /** Disable Nagle; MQTT packets are small and latency matters. Default true. */
+  nodelay?: boolean;
+  [option: string]: unknown;
+}
+
+/** Resolves host/address; throws like Moddable does on a missing destination. */
+export function targetOf(options: NodeSocketOptions): { host: string; port: number } {
+  const host = options.host ?? options.address;
+  if (typeof host !== "string" || host === "") throw new TypeError("host (or address) required");
+  if (options.format !== undefined && options.format !== "buffer") {
+    throw new RangeError(`unsupported format: ${String(options.format)}`);
+  }
+  return { host, port: options.port };
+}
+
+/**
+ * Wraps a connecting node socket. Subclasses create the socket and call attach() with the
+ * event that means "connected" ('connect' for TCP, 'secureConnect' for TLS).
+ */
+export abstract class NodeStreamSocket implements Socket {
+  #socket: net.Socket | undefined;
+  #callbacks: Partial<SocketCallbacks>;
+  // Received chunks are kept as-is; read() copies only what it must.
+  #chunks: Buffer[] = [];
+  #head = 0; // bytes of #chunks[0] already read
+  #queued = 0;
+  // Bytes we may still hand to node: a fixed window minus writes not yet flushed.
+  #window = 0;
+  #writable = 0;
+  #notifyPending = false;
+  #connected = false;
+  #done = false; // onError delivered or close() called: no further callbacks
+
+  protected constructor(options: NodeSocketOptions) {
+    this.#callbacks = {
+      onReadable: options.onReadable,
+      onWritable: options.onWritable,
+      onError: options.onError,
+    };
+  }
+
+  protected attach(socket: net.Socket, connectEvent: "connect" | "secureConnect", nodelay: boolean): void {
+    this.#socket = socket;
+    socket.once(connectEvent, () => {
+      if (this.#done) return;
+      if (nodelay) socket.setNoDelay(true);
+      this.#connected = true;
+      this.#window = socket.writableHighWaterMark;
+      this.#writable = this.#window;
+      this.#call("onWritable", this.#writable);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.#done || chunk.byteLength === 0) return;
+      this.#chunks.push(chunk);
+      this.#queued += chunk.byteLength;
+      this.#call("onReadable", this.#queued);
+    });
+    socket.on("error", (error: Error) => this.#fail(error));
+    // 'end' (peer FIN) comes before 'close'; report at the earliest sign.
+    socket.on("end", () => this.#fail(new Error("connection closed by peer")));
+    socket.on("close", () => this.#fail(new Error("connection closed by peer")));
+  }
+
+  read(byteLength?: number): ArrayBuffer | undefined {
+    if (this.#queued === 0) return undefined;
+    const count = byteLength === undefined ? this.#queued : Math.min(Math.max(0, Math.floor(byteLength)), this.#queued);
+    const first = this.#chunks[0]!;
+    // Whole, unshared first chunk: hand over its ArrayBuffer without copying.
+    if (this.#head === 0 && count === first.byteLength && first.byteOffset === 0 &&
+        first.buffer instanceof ArrayBuffer && first.buffer.byteLength === count) {
+      this.#chunks.shift();
+      this.#queued -= count;
+      return first.buffer;
+    }
+    const out = new Uint8Array(count);
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.byteLength - this.#head, count - filled);
+      out.set(chunk.subarray(this.#head, this.#head + take), filled);
+      filled += take;
+      this.#head += take;
+      if (this.#head === chunk.byteLength) {
+        this.#chunks.shift();
+        this.#head = 0;
+      }
+    }
+    this.#queued -= count;
+    return out.buffer;
+  }
+
+  write(data: Uint8Array): number {
+    const socket = this.#socket;
+    if (this.#done || !socket) throw new Error("socket closed");
+    if (!this.#connected) throw new Error("socket not connected");
+    const size = data.byteLength;
+    // Moddable refuses writes beyond what onWritable granted; so do we.
+    if (size > this.#writable) throw new RangeError(`write of ${size} bytes exceeds writable ${this.#writable}`);
+    if (size === 0) return this.#writable;
+    this.#writable -= size;
+    // Copy: the caller may reuse its buffer as soon as write() returns, node keeps a reference.
+    socket.write(Buffer.from(data), (error) => {
+      if (error || this.#done) return; // failures arrive through 'error'
+      // Flushed to the kernel: the bytes are back in the budget.
+      this.#writable = Math.min(this.#window, this.#writable + size);
+      this.#scheduleWritable();
+    });
+    return this.#writable;
+  }
+
+  close(): void {
+    this.#done = true;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#head = 0;
+    this.#socket?.destroy();
+  }
+
+  // Several writes often flush together; tell the owner once.
+  #scheduleWritable(): void {
+    if (this.#notifyPending) return;
+    this.#notifyPending = true;
+    process.nextTick(() => {
+      this.#notifyPending = false;
+      if (!this.#done && this.#writable > 0) this.#call("onWritable", this.#writable);
+    });
+  }
+
+  #fail(error: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#socket?.destroy();
+    this.#call("onError", error);
+  }
+
+  // Never let an owner's exception escape into a node event handler (it would crash the
+  // process): a throwing onReadable/onWritable fails the connection, which the owner then
+  // hears about through onError; a throwing onError can only be logged.
+  #call<K extends keyof SocketCallbacks>(name: K, arg: Parameters<SocketCallbacks[K]>[0]): void {
+    const callback = this.#callbacks[name] as ((this: Socket, arg: unknown) => void) | undefined;
+    if (!callback) return;
+    try {
+      callback.call(this, arg);
+    } catch (error) {
+      if (name !== "onError") this.#fail(error instanceof Error ? error : new Error(String(error)));
+      else console.error("socket onError callback threw:", error);
+    }
+  }
+}
+
+/** TCP client socket over node:net, with Moddable's callback semantics. */
+export class TCPSocket extends NodeStreamSocket {
+  constructor(options: SocketOptions | NodeSocketOptions) {
+    super(options);
+    const { host, port } = targetOf(options);
+    this.attach(net.connect({ host, port }), "connect", options.nodelay !== false);
+  }
+}

@@ -1,0 +1,238 @@
+// MQTT 3.1.1 encoder: each packet into one exactly-sized Uint8Array, or for PUBLISH a
+// header that the payload view follows, so large payloads are never copied.
+
+import * as P from "./packets.js";
+import type { Packet, PublishPacket, ConnectPacket, SubscribePacket, UnsubscribePacket } from "./packets.js";
+import { MqttError } from "./errors.js";
+import { utf8Length, writeUtf8 } from "./utf8.js";
+import { topicNameError, topicFilterError } from "./topic.js";
+
+/** Largest remaining length four bytes can express [MQTT-2.2.3]. */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+
+function invalid(message: string, clause?: string): MqttError {
+  return new MqttError("INVALID_ARGUMENT", message, clause);
+}
+
+function checkId(id: number): void {
+  if (!(id >= 1 && id <= 0xffff && (id | 0) === id)) throw invalid(`packet identifier ${id} out of range 1..65535`, "MQTT-2.3.1-1");
+}
+
+function checkQos(qos: number): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`QoS ${qos} is not 0, 1 or 2`, "MQTT-3.3.1-4");
+}
+
+function stringLength(str: string): number {
+  const n = utf8Length(str);
+  if (n > 0xffff) throw invalid("string longer than 65535 bytes", "MQTT-1.5.3");
+  return n;
+}
+
+function lengthOfLength(rl: number): number {
+  if (rl > MAX_REMAINING_LENGTH) throw invalid(`packet of ${rl} bytes exceeds the MQTT maximum`, "MQTT-2.2.3");
+  return rl < 128 ? 1 : rl < 16_384 ? 2 : rl < 2_097_152 ? 3 : 4;
+}
+
+function writeHeader(out: Uint8Array, first: number, rl: number): number {
+  out[0] = first;
+  let o = 1;
+  do {
+    let digit = rl % 128;
+    rl = Math.floor(rl / 128);
+    if (rl > 0) digit |= 0x80;
+    out[o++] = digit;
+  } while (rl > 0);
+  return o;
+}
+
+function allocate(first: number, rl: number): [Uint8Array, number] {
+  const out = new Uint8Array(1 + lengthOfLength(rl) + rl);
+  return [out, writeHeader(out, first, rl)];
+}
+
+function writeString(str: string, length: number, out: Uint8Array, o: number): number {
+  out[o] = length >> 8;
+  out[o + 1] = length & 0xff;
+  return length === str.length && isAscii(str) ? writeAscii(str, out, o + 2) : writeUtf8(str, out, o + 2);
+}
+
+function isAscii(str: string): boolean {
+  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function writeAscii(str: string, out: Uint8Array, o: number): number {
+  for (let i = 0; i < str.length; i++) out[o++] = str.charCodeAt(i);
+  return o;
+}
+
+function writeBytes(bytes: Uint8Array, out: Uint8Array, o: number): number {
+  out[o] = bytes.length >> 8;
+  out[o + 1] = bytes.length & 0xff;
+  out.set(bytes, o + 2);
+  return o + 2 + bytes.length;
+}
+
+/** Checks a PUBLISH and returns the byte length of its topic. */
+function checkPublish(p: PublishPacket): number {
+  const e = topicNameError(p.topic);
+  if (e) throw invalid(e[0], e[1]);
+  checkQos(p.qos);
+  if (p.qos > 0) checkId(p.id as number);
+  else if (p.dup) throw invalid("DUP must be 0 for QoS 0", "MQTT-3.3.1-2");
+  return stringLength(p.topic);
+}
+
+/**
+ * Fixed header, topic and packet id of a PUBLISH; the payload bytes follow it on the wire.
+ * `topicLength` may be passed when the caller already knows it.
+ */
+export function encodePublishHeader(p: PublishPacket): Uint8Array {
+  const topicLength = checkPublish(p);
+  const variable = 2 + topicLength + (p.qos > 0 ? 2 : 0);
+  const rl = variable + p.payload.length;
+  const first = (P.PUBLISH << 4) | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
+  const out = new Uint8Array(1 + lengthOfLength(rl) + variable);
+  let o = writeHeader(out, first, rl);
+  o = writeString(p.topic, topicLength, out, o);
+  if (p.qos > 0) {
+    out[o] = (p.id as number) >> 8;
+    out[o + 1] = (p.id as number) & 0xff;
+  }
+  return out;
+}
+
+function encodePublish(p: PublishPacket): Uint8Array {
+  const header = encodePublishHeader(p);
+  const out = new Uint8Array(header.length + p.payload.length);
+  out.set(header, 0);
+  out.set(p.payload, header.length);
+  return out;
+}
+
+function encodeConnect(p: ConnectPacket): Uint8Array {
+  if (!(p.keepalive >= 0 && p.keepalive <= 0xffff)) throw invalid(`keepalive ${p.keepalive} out of range 0..65535`);
+  if (p.clientId.length === 0 && !p.clean) throw invalid("an empty client id requires a clean session", "MQTT-3.1.3-7");
+  if (p.password !== undefined && p.username === undefined) throw invalid("password without username", "MQTT-3.1.2-22");
+  const idLength = stringLength(p.clientId);
+  let rl = 10 + 2 + idLength;
+  let flags = p.clean ? 0x02 : 0;
+  let willTopicLength = 0;
+  if (p.will) {
+    const e = topicNameError(p.will.topic);
+    if (e) throw invalid(`will ${e[0]}`, e[1]);
+    checkQos(p.will.qos);
+    if (p.will.payload.length > 0xffff) throw invalid("will payload longer than 65535 bytes", "MQTT-3.1.3-10");
+    willTopicLength = stringLength(p.will.topic);
+    rl += 2 + willTopicLength + 2 + p.will.payload.length;
+    flags |= 0x04 | (p.will.qos << 3) | (p.will.retain ? 0x20 : 0);
+  }
+  let usernameLength = 0;
+  if (p.username !== undefined) {
+    usernameLength = stringLength(p.username);
+    rl += 2 + usernameLength;
+    flags |= 0x80;
+  }
+  if (p.password !== undefined) {
+    if (p.password.length > 0xffff) throw invalid("password longer than 65535 bytes", "MQTT-3.1.3-11");
+    rl += 2 + p.password.length;
+    flags |= 0x40;
+  }
+  const [out, start] = allocate(P.CONNECT << 4, rl);
+  // protocol name "MQTT", level 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]
+  out.set([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags, p.keepalive >> 8, p.keepalive & 0xff], start);
+  let o = writeString(p.clientId, idLength, out, start + 10);
+  if (p.will) {
+    o = writeString(p.will.topic, willTopicLength, out, o);
+    o = writeBytes(p.will.payload, out, o);
+  }
+  if (p.username !== undefined) o = writeString(p.username, usernameLength, out, o);
+  if (p.password !== undefined) writeBytes(p.password, out, o);
+  return out;
+}
+
+function encodeSubscribe(p: SubscribePacket): Uint8Array {
+  checkId(p.id);
+  if (p.subscriptions.length === 0) throw invalid("SUBSCRIBE needs at least one topic filter", "MQTT-3.8.3-3");
+  const lengths: number[] = [];
+  let rl = 2;
+  for (const s of p.subscriptions) {
+    const e = topicFilterError(s.topic);
+    if (e) throw invalid(e[0], e[1]);
+    checkQos(s.qos);
+    const n = stringLength(s.topic);
+    lengths.push(n);
+    rl += 2 + n + 1;
+  }
+  const [out, start] = allocate((P.SUBSCRIBE << 4) | 2, rl);
+  out[start] = p.id >> 8;
+  out[start + 1] = p.id & 0xff;
+  let o = start + 2;
+  p.subscriptions.forEach((s, i) => {
+    o = writeString(s.topic, lengths[i], out, o);
+    out[o++] = s.qos;
+  });
+  return out;
+}
+
+function encodeUnsubscribe(p: UnsubscribePacket): Uint8Array {
+  checkId(p.id);
+  if (p.topics.length === 0) throw invalid("UNSUBSCRIBE needs at least one topic filter", "MQTT-3.10.3-2");
+  const lengths: number[] = [];
+  let rl = 2;
+  for (const t of p.topics) {
+    const e = topicFilterError(t);
+    if (e) throw invalid(e[0], e[1]);
+    const n = stringLength(t);
+    lengths.push(n);
+    rl += 2 + n;
+  }
+  const [out, start] = allocate((P.UNSUBSCRIBE << 4) | 2, rl);
+  out[start] = p.id >> 8;
+  out[start + 1] = p.id & 0xff;
+  let o = start + 2;
+  p.topics.forEach((t, i) => { o = writeString(t, lengths[i], out, o); });
+  return out;
+}
+
+function encodeAck(first: number, id: number): Uint8Array {
+  checkId(id);
+  return Uint8Array.of(first, 2, id >> 8, id & 0xff);
+}
+
+/** Encodes any of the 14 packets; throws INVALID_ARGUMENT (with the clause) for what MQTT forbids. */
+export function encode(p: Packet): Uint8Array {
+  switch (p.type) {
+    case P.PUBLISH: return encodePublish(p);
+    case P.PUBACK: return encodeAck(P.PUBACK << 4, p.id);
+    case P.PUBREC: return encodeAck(P.PUBREC << 4, p.id);
+    case P.PUBREL: return encodeAck((P.PUBREL << 4) | 2, p.id); // [MQTT-3.6.1-1]
+    case P.PUBCOMP: return encodeAck(P.PUBCOMP << 4, p.id);
+    case P.CONNECT: return encodeConnect(p);
+    case P.CONNACK: {
+      if (!(p.returnCode >= 0 && p.returnCode <= 5)) throw invalid(`CONNACK return code ${p.returnCode} is reserved`, "MQTT-3.2.2.3");
+      if (p.sessionPresent && p.returnCode !== 0) throw invalid("session present with a refusal", "MQTT-3.2.2-4");
+      return Uint8Array.of(P.CONNACK << 4, 2, p.sessionPresent ? 1 : 0, p.returnCode);
+    }
+    case P.SUBSCRIBE: return encodeSubscribe(p);
+    case P.SUBACK: {
+      checkId(p.id);
+      if (p.granted.length === 0) throw invalid("SUBACK needs at least one return code", "MQTT-3.9.3-1");
+      const [out, start] = allocate(P.SUBACK << 4, 2 + p.granted.length);
+      out[start] = p.id >> 8;
+      out[start + 1] = p.id & 0xff;
+      p.granted.forEach((g, i) => {
+        if (g !== 0 && g !== 1 && g !== 2 && g !== P.SUBACK_FAILURE) throw invalid(`SUBACK return code ${g} is reserved`, "MQTT-3.9.3-2");
+        out[start + 2 + i] = g;
+      });
+      return out;
+    }
+    case P.UNSUBSCRIBE: return encodeUnsubscribe(p);
+    case P.UNSUBACK: return encodeAck(P.UNSUBACK << 4, p.id);
+    case P.PINGREQ: return Uint8Array.of(P.PINGREQ << 4, 0);
+    case P.PINGRESP: return Uint8Array.of(P.PINGRESP << 4, 0);
+    case P.DISCONNECT: return Uint8Array.of(P.DISCONNECT << 4, 0);
+    default:
+      throw invalid(`unknown packet type ${(p as { type: unknown }).type}`);
+  }
+}

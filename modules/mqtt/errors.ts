@@ -1,0 +1,38 @@
+// One set of typed error codes for the whole stack. The first eight are the BESS
+// specification's error table (BESS_MQTT_ERR_<code>); the rest name protocol and
+// resource failures precisely. The cause, when there is one, is kept.
+
+export type ErrorCode =
+  | "INIT_FAILED"
+  | "CONNECT_FAILED"
+  | "SUBSCRIBE_FAILED"
+  | "PUBLISH_FAILED"
+  | "DISCONNECTED"
+  | "TIMEOUT"
+  | "AUTHENTICATION_FAILED"
+  | "TLS_FAILED"
+  | "MALFORMED_PACKET"
+  | "PROTOCOL_ERROR"
+  | "PACKET_TOO_LARGE"
+  | "QUEUE_FULL"
+  | "INVALID_ARGUMENT"
+  | "CLOSED";
+
+export class MqttError extends Error {
+  readonly code: ErrorCode;
+  /** The specification clause a check enforces, e.g. "MQTT-3.3.1-4". */
+  readonly clause: string | undefined;
+  override readonly cause: unknown;
+
+  constructor(code: ErrorCode, message: string, clause?: string, cause?: unknown) {
+    super(clause ? `${message} [${clause}]` : message);
+    this.name = "MqttError";
+    this.code = code;
+    this.clause = clause;
+    this.cause = cause;
+  }
+}
+
+export function malformed(message: string, clause?: string): MqttError {
+  return new MqttError("MALFORMED_PACKET", message, clause);
+}

@@ -1,0 +1,75 @@
+// Topic names and filters [MQTT-4.7]: validation and matching.
+
+import { MqttError } from "./errors.js";
+
+/** Null when valid, else the reason and clause. Names carry no wildcards. */
+export function topicNameError(topic: string): [string, string] | null {
+  if (topic.length === 0) return ["topic name is empty", "MQTT-4.7.3-1"];
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x23 /* # */ || c === 0x2b /* + */) return ["topic name contains a wildcard", "MQTT-3.3.2-2"];
+  }
+  return null;
+}
+
+/** Null when valid: '#' only last and alone in its level, '+' alone in its level. */
+export function topicFilterError(filter: string): [string, string] | null {
+  if (filter.length === 0) return ["topic filter is empty", "MQTT-4.7.3-1"];
+  const n = filter.length;
+  for (let i = 0; i < n; i++) {
+    const c = filter.charCodeAt(i);
+    if (c === 0x23) {
+      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || i !== n - 1) {
+        return ["'#' must be last and occupy a whole level", "MQTT-4.7.1-2"];
+      }
+    } else if (c === 0x2b) {
+      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f)) {
+        return ["'+' must occupy a whole level", "MQTT-4.7.1-3"];
+      }
+    }
+  }
+  return null;
+}
+
+export function assertTopicName(topic: string): void {
+  const e = topicNameError(topic);
+  if (e) throw new MqttError("INVALID_ARGUMENT", e[0], e[1]);
+}
+
+export function assertTopicFilter(filter: string): void {
+  const e = topicFilterError(filter);
+  if (e) throw new MqttError("INVALID_ARGUMENT", e[0], e[1]);
+}
+
+/** Does topic match filter? '$'-topics are not matched by a leading wildcard [MQTT-4.7.2-1]. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  const fc = filter.charCodeAt(0);
+  if (topic.charCodeAt(0) === 0x24 && (fc === 0x23 || fc === 0x2b)) return false;
+  let f = 0, t = 0;
+  const fn = filter.length, tn = topic.length;
+  while (f < fn) {
+    const c = filter.charCodeAt(f);
+    if (c === 0x23) return true; // '#' matches the parent level and everything below
+    if (c === 0x2b) {
+      while (t < tn && topic.charCodeAt(t) !== 0x2f) t++;
+      f++;
+    } else {
+      // compare one literal level
+      while (f < fn && filter.charCodeAt(f) !== 0x2f) {
+        if (t >= tn || topic.charCodeAt(t) !== filter.charCodeAt(f)) return false;
+        f++; t++;
+      }
+      if (t < tn && topic.charCodeAt(t) !== 0x2f) return false;
+    }
+    // both at a level separator or at the end
+    if (f >= fn) return t >= tn;
+    // filter has '/' at f
+    if (t >= tn) {
+      // "a/#" matches "a": the rest of the filter must be exactly "/#"
+      return f + 2 === fn && filter.charCodeAt(f + 1) === 0x23;
+    }
+    f++; t++;
+  }
+  return t >= tn;
+}
