@@ -16,7 +16,7 @@ export interface SecureOptions {
   clientCertificates?: PemOrDer[];
   /** The client's private key (PKCS#8 or SEC1/PKCS#1 PEM; DER is taken as PKCS#8). */
   clientKey?: PemOrDer;
-  /** SNI and the name verified against the certificate; defaults to host unless host is an IP. */
+  /** The name verified against the certificate, and sent as SNI unless it is an IP; defaults to host. */
   serverName?: string;
   ALPNProtocols?: string[];
   /** Verify the server's chain and name. Default true; false is for debugging only. */
@@ -33,15 +33,17 @@ export class TLSSocket extends NodeStreamSocket {
     super(options);
     const { host, port } = targetOf(options);
     const secure = (options.secure ?? {}) as SecureOptions;
-    const serverName = secure.serverName ?? (net.isIP(host) ? undefined : host);
+    // The name the certificate must carry: serverName when given (e.g. "localhost" while
+    // dialling 127.0.0.1), else host; IP literals match the certificate's IP SANs.
+    const expectedName = secure.serverName ?? host;
     const connectOptions: tls.ConnectionOptions = {
       host,
       port,
       rejectUnauthorized: secure.rejectUnauthorized !== false,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(expectedName, cert),
     };
-    // Node verifies the certificate against servername when given, else against host
-    // (IP SANs included), so naming a server different from the address dialled works.
-    if (serverName !== undefined) connectOptions.servername = serverName;
+    // SNI must not carry an IP address (RFC 6066), so send it only for host names.
+    if (!net.isIP(expectedName)) connectOptions.servername = expectedName;
     if (secure.ca !== undefined) {
       connectOptions.ca = (Array.isArray(secure.ca) ? secure.ca : [secure.ca]).map((c) => pem(c, "CERTIFICATE"));
     }

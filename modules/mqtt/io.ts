@@ -54,6 +54,10 @@ export interface StoredMessage {
   payload: Uint8Array;
   qos: 1 | 2;
   retain: boolean;
+  /** Packet id once sent, so a restart can resume the exchange with the broker's session. */
+  id?: number;
+  /** QoS 2 only: PUBREC received, PUBREL owed; the broker already has the message. */
+  released?: boolean;
 }
 
 /**
