@@ -31,7 +31,10 @@ export class Decoder {
     this.maxPacketSize = options.maxPacketSize ?? 256 * 1024;
   }
 
-  /** Feeds a chunk; returns the packets it completes, in order. Throws MqttError on malformed input. */
+  /**
+   * Feeds a chunk; returns the packets it completes, in order. Throws MqttError on
+   * malformed input, after appending to `out` the packets that preceded the fault.
+   */
   push(chunk: Uint8Array, out: Packet[] = []): Packet[] {
     let pos = 0;
     const end = chunk.length;
@@ -262,7 +265,8 @@ function parseConnect(r: Reader): P.ConnectPacket {
   const hasWill = (flags & 0x04) !== 0;
   const willQos = (flags >> 3) & 3;
   const willRetain = (flags & 0x20) !== 0;
-  if (!hasWill && (willQos !== 0 || willRetain)) throw malformed("will QoS or retain without a will", "MQTT-3.1.2-13");
+  if (!hasWill && willQos !== 0) throw malformed("will QoS without a will", "MQTT-3.1.2-13");
+  if (!hasWill && willRetain) throw malformed("will retain without a will", "MQTT-3.1.2-15");
   if (willQos === 3) throw malformed("will QoS 3", "MQTT-3.1.2-14");
   if ((flags & 0x40) && !(flags & 0x80)) throw malformed("password without username", "MQTT-3.1.2-22");
   const packet: P.ConnectPacket = { type: P.CONNECT, clientId: string(r), clean: (flags & 0x02) !== 0, keepalive };

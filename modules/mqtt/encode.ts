@@ -18,8 +18,8 @@ function checkId(id: number): void {
   if (!(id >= 1 && id <= 0xffff && (id | 0) === id)) throw invalid(`packet identifier ${id} out of range 1..65535`, "MQTT-2.3.1-1");
 }
 
-function checkQos(qos: number): void {
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`QoS ${qos} is not 0, 1 or 2`, "MQTT-3.3.1-4");
+function checkQos(qos: number, clause = "MQTT-3.3.1-4"): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`QoS ${qos} is not 0, 1 or 2`, clause);
 }
 
 function stringLength(str: string): number {
@@ -111,7 +111,7 @@ function encodePublish(p: PublishPacket): Uint8Array {
 }
 
 function encodeConnect(p: ConnectPacket): Uint8Array {
-  if (!(p.keepalive >= 0 && p.keepalive <= 0xffff)) throw invalid(`keepalive ${p.keepalive} out of range 0..65535`);
+  if (!(Number.isInteger(p.keepalive) && p.keepalive >= 0 && p.keepalive <= 0xffff)) throw invalid(`keepalive ${p.keepalive} out of range 0..65535`);
   if (p.clientId.length === 0 && !p.clean) throw invalid("an empty client id requires a clean session", "MQTT-3.1.3-7");
   if (p.password !== undefined && p.username === undefined) throw invalid("password without username", "MQTT-3.1.2-22");
   const idLength = stringLength(p.clientId);
@@ -121,7 +121,7 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   if (p.will) {
     const e = topicNameError(p.will.topic);
     if (e) throw invalid(`will ${e[0]}`, e[1]);
-    checkQos(p.will.qos);
+    checkQos(p.will.qos, "MQTT-3.1.2-14");
     if (p.will.payload.length > 0xffff) throw invalid("will payload longer than 65535 bytes", "MQTT-3.1.3-10");
     willTopicLength = stringLength(p.will.topic);
     rl += 2 + willTopicLength + 2 + p.will.payload.length;
@@ -159,7 +159,7 @@ function encodeSubscribe(p: SubscribePacket): Uint8Array {
   for (const s of p.subscriptions) {
     const e = topicFilterError(s.topic);
     if (e) throw invalid(e[0], e[1]);
-    checkQos(s.qos);
+    checkQos(s.qos, "MQTT-3.8.3-4");
     const n = stringLength(s.topic);
     lengths.push(n);
     rl += 2 + n + 1;
@@ -210,7 +210,7 @@ export function encode(p: Packet): Uint8Array {
     case P.PUBCOMP: return encodeAck(P.PUBCOMP << 4, p.id);
     case P.CONNECT: return encodeConnect(p);
     case P.CONNACK: {
-      if (!(p.returnCode >= 0 && p.returnCode <= 5)) throw invalid(`CONNACK return code ${p.returnCode} is reserved`, "MQTT-3.2.2.3");
+      if (!(Number.isInteger(p.returnCode) && p.returnCode >= 0 && p.returnCode <= 5)) throw invalid(`CONNACK return code ${p.returnCode} is reserved`, "MQTT-3.2.2.3");
       if (p.sessionPresent && p.returnCode !== 0) throw invalid("session present with a refusal", "MQTT-3.2.2-4");
       return Uint8Array.of(P.CONNACK << 4, 2, p.sessionPresent ? 1 : 0, p.returnCode);
     }

@@ -40,7 +40,11 @@ export interface SessionOptions {
   connectTimeoutMs?: number;
   /** How long to wait for PINGRESP before declaring the link dead. Default min(keepalive, 10 s). */
   pingTimeoutMs?: number;
-  /** Most outgoing QoS 1/2 publishes awaiting acknowledgement at once. Default 32. */
+  /**
+   * Most outgoing QoS 1/2 publishes awaiting acknowledgement at once. Default 16: mosquitto
+   * 2.0's default max_inflight_messages is 20, and beyond it mosquitto acknowledges incoming
+   * QoS 2 messages yet silently drops them.
+   */
   inflightWindow?: number;
   /** Largest incoming packet accepted. Default 256 KiB. */
   maxPacketSize?: number;
@@ -150,7 +154,7 @@ export class Session {
     this.keepaliveMs = keepalive * 1000;
     this.pingTimeoutMs = options.pingTimeoutMs ?? Math.min(this.keepaliveMs || 10_000, 10_000);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.inflightWindow = Math.max(1, Math.min(options.inflightWindow ?? 32, 65_535));
+    this.inflightWindow = Math.max(1, Math.min(options.inflightWindow ?? 16, 65_535));
     this.maxQueued = options.outbox?.maxMessages ?? 1000;
     this.maxQueuedBytes = options.outbox?.maxBytes ?? 1024 * 1024;
     this.overflow = options.outbox?.overflow ?? "reject-new";
@@ -233,17 +237,19 @@ export class Session {
     const actions: Action[] = [];
     if (this.#state === "offline") return actions;
     this.#lastReceived = now;
-    let packets: Packet[];
+    // Packets decoded before a malformed one are still handled, then the connection fails.
+    const packets: Packet[] = [];
+    let error: MqttError | undefined;
     try {
-      packets = this.#decoder.push(chunk);
+      this.#decoder.push(chunk, packets);
     } catch (e) {
-      return this.#fail(actions, e as MqttError);
+      error = e as MqttError;
     }
     for (const packet of packets) {
       this.#handle(packet, now, actions);
-      if ((this.#state as SessionState) === "offline") break;
+      if ((this.#state as SessionState) === "offline") return actions;
     }
-    return actions;
+    return error ? this.#fail(actions, error) : actions;
   }
 
   /** Time passes: connect timeout, keepalive and dead-link detection. */
@@ -290,7 +296,7 @@ export class Session {
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
-    if (online && this.#queue.length === 0 && (qos === 0 || this.#inflight.size < this.inflightWindow)) {
+    if (online && this.#queue.length === 0 && (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#idFree()))) {
       this.#transmit(out, now, actions);
       return actions;
     }
@@ -324,7 +330,6 @@ export class Session {
     for (const t of topics) {
       const e = topicFilterError(t);
       if (e) return reject(actions, op, new MqttError("INVALID_ARGUMENT", e[0], e[1]));
-      this.#subscriptions.delete(t);
     }
     return this.#control({ kind: "unsubscribe", subscriptions: topics.map((topic) => ({ topic, qos: 0 as QoS })), id: 0, op }, now, actions);
   }
@@ -432,8 +437,12 @@ export class Session {
       }
       this.#inflight.clear();
       this.#queue.unshift(...resend);
-      if (this.#subscriptions.size) {
-        const subscriptions = [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos }));
+      // Filters a queued SUBSCRIBE carries go with it: subscribing twice would make the
+      // broker send the retained messages twice [MQTT-3.8.4-3].
+      const queued = new Set<string>();
+      for (const c of this.#controlQueue) if (c.kind === "subscribe") for (const s of c.subscriptions) queued.add(s.topic);
+      const subscriptions = [...this.#subscriptions].filter(([topic]) => !queued.has(topic)).map(([topic, qos]) => ({ topic, qos }));
+      if (subscriptions.length) {
         this.#controlQueue.unshift({ kind: "subscribe", subscriptions, id: 0, op: NO_OP });
       }
     }
@@ -483,9 +492,12 @@ export class Session {
 
   #control(c: Control, now: number, actions: Action[]): Action[] {
     if (this.#state === "disconnecting") return reject(actions, c.op, closed());
-    if (c.kind === "subscribe") for (const s of c.subscriptions) this.#subscriptions.set(s.topic, s.qos);
     if (this.#controlQueue.length + this.#controlInflight.size >= 256) {
       return reject(actions, c.op, new MqttError("QUEUE_FULL", "256 subscribe/unsubscribe requests already pending"));
+    }
+    for (const s of c.subscriptions) {
+      if (c.kind === "subscribe") this.#subscriptions.set(s.topic, s.qos);
+      else this.#subscriptions.delete(s.topic);
     }
     this.#controlQueue.push(c);
     this.#drain(now, actions);
@@ -495,7 +507,7 @@ export class Session {
   /** Sends what waits, within the inflight window: controls first, then publishes in order. */
   #drain(now: number, actions: Action[]): void {
     if (this.#state !== "connected") return;
-    while (this.#controlQueue.length) {
+    while (this.#controlQueue.length && this.#idFree()) {
       const c = this.#controlQueue.shift() as Control;
       c.id = this.#allocateId();
       this.#controlInflight.set(c.id, c);
@@ -506,7 +518,7 @@ export class Session {
     }
     while (this.#queue.length) {
       const out = this.#queue[0];
-      if (out.qos > 0 && this.#inflight.size >= this.inflightWindow) break;
+      if (out.qos > 0 && (this.#inflight.size >= this.inflightWindow || !this.#idFree())) break;
       this.#queue.shift();
       this.#queuedBytes -= out.payload.length;
       this.#transmit(out, now, actions);
@@ -560,6 +572,11 @@ export class Session {
       reject(actions, dropped.op, new MqttError("QUEUE_FULL", "dropped from a full outbox to make room for a newer message"));
     }
     return fits();
+  }
+
+  /** Whether a packet id is free; #allocateId would never return otherwise. */
+  #idFree(): boolean {
+    return this.#inflight.size + this.#controlInflight.size < 0xffff;
   }
 
   /** A packet id not used by any exchange in flight [MQTT-2.3.1-2]. */
