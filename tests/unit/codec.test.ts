@@ -1010,12 +1010,12 @@ describe("utf8: strict coder", () => {
     }
   });
 
-  it("accepts and rejects exactly what a fatal TextDecoder does (plus U+0000) on 100,000 seeded random byte strings", () => {
+  it("accepts and rejects exactly what a fatal TextDecoder does (plus U+0000) on 40,000 seeded random byte strings", () => {
     const seed = 0xbadf00d;
     const rnd = mulberry32(seed);
     const interesting = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
     let accepted = 0;
-    for (let k = 0; k < 100_000; k++) {
+    for (let k = 0; k < 40_000; k++) {
       const n = Math.floor(rnd() * 7);
       const b = new Uint8Array(n);
       for (let i = 0; i < n; i++) b[i] = rnd() < 0.6 ? interesting[Math.floor(rnd() * interesting.length)] : Math.floor(rnd() * 256);
@@ -1037,7 +1037,7 @@ describe("utf8: strict coder", () => {
       same(got, expected, () => `seed ${seed} #${k}: bytes ${hex(b)}`);
       if (got !== null) accepted++;
     }
-    assert.ok(accepted > 10_000, `accepted ${accepted}`);
+    assert.ok(accepted > 4_000, `accepted ${accepted}`);
   });
 
   it("rejects the table of malformed sequences with the right clause", () => {
