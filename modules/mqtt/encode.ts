@@ -83,10 +83,7 @@ function checkPublish(p: PublishPacket): number {
   return stringLength(p.topic);
 }
 
-/**
- * Fixed header, topic and packet id of a PUBLISH; the payload bytes follow it on the wire.
- * `topicLength` may be passed when the caller already knows it.
- */
+/** Fixed header, topic and packet id of a PUBLISH; the payload bytes follow it on the wire. */
 export function encodePublishHeader(p: PublishPacket): Uint8Array {
   const topicLength = checkPublish(p);
   const variable = 2 + topicLength + (p.qos > 0 ? 2 : 0);
