@@ -60,6 +60,11 @@ const CODEC_STREAM = 10_000;
 const QOS_LEVELS: QoS[] = [0, 1, 2];
 const PAYLOAD_SIZE = 64;
 
+const DEBUG = !!process.env.BENCH_DEBUG;
+function debug(message: string): void {
+  if (DEBUG) console.error(`[bench ${performance.now().toFixed(0)} ms] ${message}`);
+}
+
 function messagesFor(qos: QoS): number {
   return N_ENV ?? (qos === 0 ? 20_000 : 10_000);
 }
@@ -426,12 +431,20 @@ async function main(): Promise<void> {
   let mpubError: string | undefined;
 
   try {
+    debug(`broker on port ${broker.port}`);
     subscriber = await Subscriber.start(broker.port);
-    contenders.push(await ours(broker.port), await mqttjs(broker.port));
+    debug("subscriber ready");
+    contenders.push(await ours(broker.port));
+    debug("ours connected");
+    contenders.push(await mqttjs(broker.port));
+    debug("mqtt.js connected");
 
     // Warm-up: every client, every QoS, through the same loop.
     for (const c of contenders) {
-      for (const qos of QOS_LEVELS) await slidingWindow(c.publish, `bench/warm/${c.name}`, payload, qos, WARMUP, W);
+      for (const qos of QOS_LEVELS) {
+        await slidingWindow(c.publish, `bench/warm/${c.name}`, payload, qos, WARMUP, W);
+        debug(`warm-up ${c.name} QoS ${qos} done`);
+      }
     }
 
     // mosquitto_pub: its start-up + connect + 1 message, to put its figures in context.
@@ -453,7 +466,10 @@ async function main(): Promise<void> {
     for (let run = 0; run < R; run++) {
       const order = run % 2 === 0 ? contenders : [...contenders].reverse();
       for (const qos of QOS_LEVELS) {
-        for (const c of order) record(c.name, qos, await measureClient(c, subscriber, qos, run, payload));
+        for (const c of order) {
+          record(c.name, qos, await measureClient(c, subscriber, qos, run, payload));
+          debug(`run ${run} QoS ${qos} ${c.name} done`);
+        }
         if (mosquittoPub && mpubError === undefined) {
           try {
             record("mosquitto_pub", qos, await measureMosquittoPub(mosquittoPub, broker.port, subscriber, qos, run, lines.get(qos)!));

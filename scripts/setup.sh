@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Everything `npm test` and `npm start` need on a fresh Debian machine: the npm packages
+# (from package-lock.json) and, for the tests, mosquitto and openssl from Debian.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${1:-}" = "--with-broker" ]; then
+  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v openssl >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients openssl
+  fi
+fi
