@@ -153,11 +153,14 @@ export class FakeClock {
   /** Moves time forward, running every timer that falls due, in order (ties: first set first). */
   advance(ms: number): void {
     const end = this.now + ms;
+    let sameInstant = 0;
     for (;;) {
       let next: FakeTimerEntry | undefined;
       for (const t of this.#timers) if (t.due <= end && (!next || t.due < next.due)) next = t;
       if (!next) break;
       this.#timers = this.#timers.filter((t) => t !== next);
+      sameInstant = next.due === this.now ? sameInstant + 1 : 0;
+      if (sameInstant > 10_000) throw new Error(`timer storm: over 10,000 timers fired at t=${this.now} without time passing`);
       this.now = next.due;
       next.callback();
     }
