@@ -11,6 +11,8 @@
 //   BENCH_RUNS    repetitions per (client, QoS), R; the median is reported (default 3)
 //   BENCH_WARMUP  warm-up messages per client and QoS (default 300)
 //   BENCH_CODEC_ITER  encode iterations per codec measurement (default 200000)
+//   BENCH_BROKER_INFLIGHT  mosquitto max_inflight_messages (default max(W, 20)); see main()
+//   BENCH_DEBUG   print progress to stderr
 //
 // Method, identical for our client and mqtt.js: one connected client each, warmed up; for
 // each measurement W publish promises are started and each completion starts the next
@@ -24,7 +26,7 @@
 // stdin, disconnect), so its figure includes process start-up; its start-up cost is
 // measured separately with a 1-message run and printed.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -56,7 +58,11 @@ const W = envInt("BENCH_WINDOW", 100);
 const R = envInt("BENCH_RUNS", 3);
 const WARMUP = envInt("BENCH_WARMUP", 300);
 const CODEC_ITER = envInt("BENCH_CODEC_ITER", 200_000);
+const BROKER_INFLIGHT = envInt("BENCH_BROKER_INFLIGHT", Math.max(W, 20));
+/** Longest a single measurement may take before the benchmark gives up. */
+const MEASURE_TIMEOUT_MS = 60_000;
 const CODEC_STREAM = 10_000;
+const CODEC_ROUNDS = Math.max(R, 5);
 const QOS_LEVELS: QoS[] = [0, 1, 2];
 const PAYLOAD_SIZE = 64;
 
@@ -207,7 +213,7 @@ async function ours(port: number): Promise<Contender> {
     inflightWindow: W, reconnect: false,
   });
   client.on("error", (e) => console.error(`ours: ${e.message}`));
-  await client.connect();
+  await within(client.connect(), 15_000, "ours: connect");
   return {
     name: "ours",
     publish: (topic, payload, qos) => client.publish(topic, payload, { qos }),
@@ -216,9 +222,9 @@ async function ours(port: number): Promise<Contender> {
 }
 
 async function mqttjs(port: number): Promise<Contender> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    clientId: `bench-mqttjs-${process.pid}`, clean: true, keepalive: 60, reconnectPeriod: 0,
-  });
+  const client = await within(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: `bench-mqttjs-${process.pid}`, clean: true, keepalive: 60, reconnectPeriod: 0, connectTimeout: 15_000,
+  }), 15_000, "mqtt.js: connect");
   client.on("error", (e) => console.error(`mqtt.js: ${String(e)}`));
   return {
     name: "mqtt.js",
@@ -232,10 +238,19 @@ interface Sample {
   received: number;
 }
 
+/** Rejects if `promise` has not settled within ms, so a stuck client cannot hang the run. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function measureClient(c: Contender, sub: Subscriber, qos: QoS, run: number, payload: Buffer): Promise<Sample> {
   const n = messagesFor(qos);
   const topic = `bench/${c.name}/q${qos}/r${run}`;
-  const ms = await slidingWindow(c.publish, topic, payload, qos, n, W);
+  const ms = await within(slidingWindow(c.publish, topic, payload, qos, n, W), MEASURE_TIMEOUT_MS, `${c.name} QoS ${qos} run ${run}`);
   const received = await sub.received(topic, n, qos === 0 ? 500 : 3000);
   return { rate: (n / ms) * 1000, received };
 }
@@ -279,7 +294,7 @@ async function measureMosquittoPub(binary: string, port: number, sub: Subscriber
   const topic = `bench/mosquitto_pub/q${qos}/r${run}`;
   const args = ["-h", "127.0.0.1", "-p", String(port), "-q", String(qos), "-t", topic, "-l",
     "-M", String(W), "-i", `bench-mpub-${process.pid}-${qos}-${run}`];
-  const ms = await runProcess(binary, args, lines);
+  const ms = await within(runProcess(binary, args, lines), MEASURE_TIMEOUT_MS, `mosquitto_pub QoS ${qos} run ${run}`);
   const received = await sub.received(topic, n, qos === 0 ? 500 : 3000);
   return { rate: (n / ms) * 1000, received };
 }
@@ -368,7 +383,7 @@ function codecBenchmark(): { rows: CodecRow[]; identical: boolean } {
     c.theirs();
     const mine: number[] = [];
     const theirs: number[] = [];
-    for (let r = 0; r < Math.max(R, 3); r++) {
+    for (let r = 0; r < CODEC_ROUNDS; r++) {
       if (r % 2 === 0) {
         mine.push(c.ops / (timeIt(c.ours) / 1000));
         theirs.push(c.ops / (timeIt(c.theirs) / 1000));
@@ -419,7 +434,12 @@ async function main(): Promise<void> {
   const payload = Buffer.alloc(PAYLOAD_SIZE, 0x61); // 64 × "a"
   const mosquittoPub = onPath("mosquitto_pub");
 
-  const broker = await Mosquitto.start();
+  // mosquitto 2.0.x admits at most max_inflight_messages (default 20) unacknowledged QoS 2
+  // publishes per client: beyond that it still answers PUBREC/PUBCOMP but drops the message
+  // (with W = 100, ~80% of QoS 2 messages never reach a subscriber). Raise the quota to W so
+  // that the broker forwards everything each client sends; it applies to all clients alike.
+  const brokerExtra = [`max_inflight_messages ${BROKER_INFLIGHT}`];
+  const broker = await Mosquitto.start({ extra: brokerExtra });
   let subscriber: Subscriber | undefined;
   const contenders: Contender[] = [];
   const results = new Map<string, Sample[]>(); // `${name}/${qos}`
@@ -432,7 +452,7 @@ async function main(): Promise<void> {
 
   try {
     debug(`broker on port ${broker.port}`);
-    subscriber = await Subscriber.start(broker.port);
+    subscriber = await within(Subscriber.start(broker.port), 15_000, "subscriber start");
     debug("subscriber ready");
     contenders.push(await ours(broker.port));
     debug("ours connected");
@@ -442,7 +462,7 @@ async function main(): Promise<void> {
     // Warm-up: every client, every QoS, through the same loop.
     for (const c of contenders) {
       for (const qos of QOS_LEVELS) {
-        await slidingWindow(c.publish, `bench/warm/${c.name}`, payload, qos, WARMUP, W);
+        await within(slidingWindow(c.publish, `bench/warm/${c.name}`, payload, qos, WARMUP, W), MEASURE_TIMEOUT_MS, `${c.name} warm-up`);
         debug(`warm-up ${c.name} QoS ${qos} done`);
       }
     }
@@ -493,7 +513,8 @@ async function main(): Promise<void> {
     return s && s.length ? median(s.map((x) => x.rate)) : undefined;
   };
   console.log("");
-  console.log("MQTT publish throughput, 64-byte payloads, one mosquitto broker (tests/harness) on 127.0.0.1");
+  console.log(`MQTT publish throughput, 64-byte payloads, one mosquitto ${mosquittoVersion()} broker (tests/harness) ` +
+    `on 127.0.0.1, extra config: ${brokerExtra.join("; ")}`);
   console.log(`node ${process.version} (${process.platform}/${process.arch}), mqtt.js ${mqttVersion()}, ` +
     `mosquitto_pub: ${mosquittoPub ?? "not on PATH"}`);
   console.log(`N = ${QOS_LEVELS.map((q) => `${messagesFor(q)} (QoS ${q})`).join(", ")}; W = ${W} outstanding ` +
@@ -528,7 +549,7 @@ async function main(): Promise<void> {
     console.log(`  QoS ${q}: ours [${per("ours")}]  mqtt.js [${per("mqtt.js")}]  mosquitto_pub [${per("mosquitto_pub")}]`);
   }
   console.log("");
-  console.log(`Codec micro-benchmark (same process, median of ${Math.max(R, 3)}; ops = packets):`);
+  console.log(`Codec micro-benchmark (same process, after the broker stopped; median of ${CODEC_ROUNDS}, alternating; ops = packets):`);
   console.log(table(["operation", "ours ops/s", "mqtt-packet ops/s", "ours/mqtt-packet"],
     codec.rows.map((r) => [r.label, fmtRate(r.ours), fmtRate(r.theirs), fmtRatio(r.ours, r.theirs)])));
   console.log(`encode: ${CODEC_ITER} packets per measurement; parse: ${CODEC_STREAM} QoS 1 PUBLISH packets ` +
@@ -536,6 +557,20 @@ async function main(): Promise<void> {
     `Our encoding is byte-identical to mqtt-packet's: ${codec.identical ? "yes" : "NO"}.`);
   console.log(`total time ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (sink === -1) console.log(""); // never true; uses sink
+}
+
+function mosquittoVersion(): string {
+  for (const dir of [...(process.env.PATH ?? "").split(path.delimiter), "/usr/sbin", "/usr/local/sbin"]) {
+    const candidate = dir && path.join(dir, "mosquitto");
+    if (!candidate || !fs.existsSync(candidate)) continue;
+    try {
+      const r = spawnSync(candidate, ["-h"], { encoding: "utf8", timeout: 2000 });
+      return /version (\S+)/.exec(r.stdout + r.stderr)?.[1] ?? "?";
+    } catch {
+      return "?";
+    }
+  }
+  return "?";
 }
 
 function mqttVersion(): string {

@@ -38,9 +38,13 @@ describe("persistent session across repeated connection cuts (mosquitto)", funct
     let distinct = 0;
     let allArrived!: () => void;
     const arrived = new Promise<void>((resolve) => { allArrived = resolve; });
+    const history: string[] = [];
+    sub.on("connected", ({ sessionPresent }) => history.push(`sub connected sp=${sessionPresent}`));
     sub.on("message", (m) => {
       const map = m.topic === "stress/q1" ? counts[1] : counts[2];
       const key = text(m.payload);
+      if (m.qos === 2 && map.has(key)) history.push(`duplicate ${key} dup=${m.dup}`);
+      if (m.qos === 2 && m.dup) history.push(`dup-flagged ${key}`);
       const n = map.get(key) ?? 0;
       map.set(key, n + 1);
       if (n === 0 && ++distinct === 2 * PER_QOS) allArrived();
@@ -78,7 +82,8 @@ describe("persistent session across repeated connection cuts (mosquitto)", funct
     assert.ok(reconnects >= 20, `only ${reconnects} reconnects`);
     for (let i = 0; i < PER_QOS; i++) {
       assert.ok((counts[1].get(`q1-${i}`) ?? 0) >= 1, `QoS 1 message ${i} lost`);
-      assert.equal(counts[2].get(`q2-${i}`), 1, `QoS 2 message ${i} delivered ${counts[2].get(`q2-${i}`) ?? 0} times`);
+      assert.equal(counts[2].get(`q2-${i}`), 1,
+        `QoS 2 message ${i} delivered ${counts[2].get(`q2-${i}`) ?? 0} times\n${history.slice(-60).join("\n")}`);
     }
     assert.equal(counts[2].size, PER_QOS);
     assert.equal(pub.session.inflight + pub.session.queued, 0);
