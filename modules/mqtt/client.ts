@@ -42,6 +42,8 @@ export interface Message {
   qos: QoS;
   retain: boolean;
   dup: boolean;
+  /** Packet identifier (QoS 1 and 2). */
+  id?: number;
 }
 
 export type MessageHandler = (message: Message) => void;
@@ -248,6 +250,7 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   #deliver(packet: PublishPacket): void {
     const message: Message = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
+    if (packet.id !== undefined) message.id = packet.id;
     for (const h of this.#handlers) {
       if (topicMatches(h.filter, packet.topic)) {
         try {

@@ -98,6 +98,18 @@ interface Control {
 
 const NO_OP = undefined;
 
+/** How many released inbound QoS 2 ids are remembered against broker retransmissions. */
+const RELEASED_MEMORY = 64;
+
+/** FNV-1a over topic and payload: tells a retransmission from a new message reusing an id. */
+function fingerprint(p: PublishPacket): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < p.topic.length; i++) h = Math.imul(h ^ p.topic.charCodeAt(i), 0x01000193);
+  const bytes = p.payload;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return (h ^ bytes.length) >>> 0;
+}
+
 const CONNACK_REASONS: Record<number, [string, "CONNECT_FAILED" | "AUTHENTICATION_FAILED"]> = {
   1: ["unacceptable protocol version", "CONNECT_FAILED"],
   2: ["client identifier rejected", "CONNECT_FAILED"],
@@ -135,7 +147,13 @@ export class Session {
   #controlQueue: Control[] = [];
   #controlInflight = new Map<number, Control>();
   /** Inbound QoS 2 packet ids delivered and awaiting PUBREL: exactly-once [MQTT-4.3.3-2]. */
-  #inboundQos2 = new Set<number>();
+  #inboundQos2 = new Map<number, number>();
+  /**
+   * Ids whose PUBREL we answered, with the message's fingerprint, newest last. mosquitto
+   * 2.0 re-sends a released message as PUBLISH (DUP=1) after two quick reconnects, against
+   * [MQTT-4.3.3-1]; a DUP PUBLISH matching one of these is that retransmission, not news.
+   */
+  #released = new Map<number, number>();
   /** What the application subscribed to, to restore when the broker has no session. */
   #subscriptions = new Map<string, QoS>();
 
@@ -380,7 +398,7 @@ export class Session {
         return;
       }
       case P.PUBREL:
-        this.#inboundQos2.delete(packet.id);
+        this.#release(packet.id);
         actions.push(this.#send(encode({ type: P.PUBCOMP, id: packet.id }), now));
         return;
       case P.PUBCOMP: {
@@ -424,6 +442,7 @@ export class Session {
     } else {
       // The broker has no state: what it acknowledged with PUBREC is delivered; the rest is sent anew.
       this.#inboundQos2.clear();
+      this.#released.clear();
       const resend: Outgoing[] = [];
       for (const out of this.#inflight.values()) {
         if (out.qos === 2 && out.released) this.#finish(out, actions);
@@ -458,11 +477,21 @@ export class Session {
     } else {
       const id = packet.id as number;
       if (!this.#inboundQos2.has(id)) {
-        this.#inboundQos2.add(id);
-        actions.push({ type: "message", packet });
+        const print = fingerprint(packet);
+        this.#inboundQos2.set(id, print);
+        if (!(packet.dup && this.#released.get(id) === print)) actions.push({ type: "message", packet });
+        this.#released.delete(id);
       }
       actions.push(this.#send(encode({ type: P.PUBREC, id }), now));
     }
+  }
+
+  #release(id: number): void {
+    const print = this.#inboundQos2.get(id);
+    if (print === undefined) return;
+    this.#inboundQos2.delete(id);
+    this.#released.set(id, print);
+    if (this.#released.size > RELEASED_MEMORY) this.#released.delete(this.#released.keys().next().value as number);
   }
 
   #suback(packet: P.SubackPacket, actions: Action[]): void {

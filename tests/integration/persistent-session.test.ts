@@ -39,12 +39,14 @@ describe("persistent session across repeated connection cuts (mosquitto)", funct
     let allArrived!: () => void;
     const arrived = new Promise<void>((resolve) => { allArrived = resolve; });
     const history: string[] = [];
+    const ids = new Map<string, number[]>();
     sub.on("connected", ({ sessionPresent }) => history.push(`sub connected sp=${sessionPresent}`));
     sub.on("message", (m) => {
       const map = m.topic === "stress/q1" ? counts[1] : counts[2];
       const key = text(m.payload);
-      if (m.qos === 2 && map.has(key)) history.push(`duplicate ${key} dup=${m.dup}`);
-      if (m.qos === 2 && m.dup) history.push(`dup-flagged ${key}`);
+      if (m.qos === 2) ids.set(key, [...(ids.get(key) ?? []), m.id as number]);
+      if (m.qos === 2 && map.has(key)) history.push(`duplicate ${key} dup=${m.dup} ids=${ids.get(key)}`);
+      if (m.qos === 2 && m.dup) history.push(`dup-flagged ${key} id=${m.id}`);
       const n = map.get(key) ?? 0;
       map.set(key, n + 1);
       if (n === 0 && ++distinct === 2 * PER_QOS) allArrived();

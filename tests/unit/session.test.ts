@@ -349,6 +349,35 @@ describe("Session", () => {
       assert.deepEqual(rx(s, 6, pubrel(9)), ["send PUBCOMP #9"]);
     });
 
+    /** Delivered, released and answered; then two quick reconnects, as in the mosquitto 2.0 bug. */
+    function releasedThenReconnected(): Session {
+      const s = online({ clean: false });
+      assert.deepEqual(rx(s, 1, publish("in", "m", 2, 9)), ["message PUBLISH in q2 #9 'm'", "send PUBREC #9"]);
+      assert.deepEqual(rx(s, 2, pubrel(9)), ["send PUBCOMP #9"]);
+      for (const t of [3, 5]) {
+        s.transportDown(t);
+        s.transportUp(t);
+        assert.deepEqual(rx(s, t + 1, connack(true)), ["connected sp=1"]);
+      }
+      return s;
+    }
+
+    it("does not redeliver a released message that the broker re-sends as DUP PUBLISH [MQTT-4.3.3-1]", () => {
+      const s = releasedThenReconnected();
+      assert.deepEqual(rx(s, 7, publish("in", "m", 2, 9, true)), ["send PUBREC #9"], "retransmission, not news");
+      assert.deepEqual(rx(s, 8, pubrel(9)), ["send PUBCOMP #9"]);
+    });
+
+    it("delivers a DUP PUBLISH that reuses a released id for a different message", () => {
+      const s = releasedThenReconnected();
+      assert.deepEqual(rx(s, 7, publish("in", "other", 2, 9, true)), ["message PUBLISH in q2 #9 dup 'other'", "send PUBREC #9"]);
+    });
+
+    it("delivers a first transmission (DUP=0) that reuses a released id, even with the same content", () => {
+      const s = releasedThenReconnected();
+      assert.deepEqual(rx(s, 7, publish("in", "m", 2, 9)), ["message PUBLISH in q2 #9 'm'", "send PUBREC #9"]);
+    });
+
     it("forgets pending PUBREL ids when the broker has no session (sessionPresent=0)", () => {
       const s = online({ clean: false });
       rx(s, 1, publish("in", "m", 2, 9));
