@@ -132,8 +132,13 @@ for (const [name, start] of brokers) {
 describe("client against mosquitto: failures and recovery", function () {
   let mosquitto: Mosquitto;
   // queue_qos0_messages: QoS 0 publishes drained after a restart may reach the broker before the
-  // persistent subscriber reconnects.
-  beforeEach(async () => { mosquitto = await Mosquitto.start({ extra: ["queue_qos0_messages true"] }); });
+  // persistent subscriber reconnects. max_inflight_messages 100: after a restart from its
+  // persistence file, mosquitto 2.0.11 acknowledged yet dropped a few QoS 2 publishes from a
+  // client whose window (16) is under its default limit of 20 (seen in 2 of 3 runs; its log
+  // shows 100 received and 93 forwarded); with the higher limit, 0 of 20 runs lost any.
+  beforeEach(async () => {
+    mosquitto = await Mosquitto.start({ extra: ["queue_qos0_messages true", "max_inflight_messages 100"] });
+  });
   afterEach(async () => {
     await closeAll();
     await mosquitto.dispose();

@@ -65,7 +65,8 @@ export class Inbox {
   waitFor(n: number, ms = 10_000): Promise<void> {
     if (this.messages.length >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`got ${this.messages.length} of ${n} messages in ${ms} ms`)), ms);
+      const timer = setTimeout(() => reject(new Error(
+        `got ${this.messages.length} of ${n} messages in ${ms} ms: ${this.texts().join(" ").slice(0, 2000)}`)), ms);
       this.#waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(); } });
     });
   }
