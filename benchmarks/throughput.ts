@@ -40,7 +40,7 @@ import { encode } from "../modules/mqtt/encode.js";
 import { Decoder } from "../modules/mqtt/decode.js";
 import * as P from "../modules/mqtt/packets.js";
 import type { QoS } from "../modules/mqtt/packets.js";
-import { Mosquitto } from "../tests/harness/mosquitto.js";
+import { Mosquitto, which } from "../tests/harness/mosquitto.js";
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -258,19 +258,6 @@ async function measureClient(c: Contender, sub: Subscriber, qos: QoS, run: numbe
 // ---------------------------------------------------------------------------------------
 // mosquitto_pub
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** Runs mosquitto_pub to completion; returns the wall time of the whole process in ms. */
 function runProcess(binary: string, args: string[], stdin: string | undefined): Promise<number> {
@@ -432,7 +419,7 @@ function fmtReceived(samples: Sample[], n: number): string {
 async function main(): Promise<void> {
   const started = performance.now();
   const payload = Buffer.alloc(PAYLOAD_SIZE, 0x61); // 64 × "a"
-  const mosquittoPub = onPath("mosquitto_pub");
+  const mosquittoPub = which("mosquitto_pub");
 
   // mosquitto 2.0.x admits at most max_inflight_messages (default 20) unacknowledged QoS 2
   // publishes per client: beyond that it still answers PUBREC/PUBCOMP but drops the message

@@ -200,7 +200,8 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function findBinary(name: string): string {
+/** The path of an executable on PATH or in the sbin directories, if there is one. */
+export function which(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"];
   for (const dir of dirs) {
     if (!dir) continue;
@@ -212,5 +213,11 @@ function findBinary(name: string): string {
       // not here
     }
   }
-  throw new Error(`${name} not found on PATH or in /usr/sbin; install mosquitto (e.g. apt-get install mosquitto) to run these tests`);
+  return undefined;
+}
+
+function findBinary(name: string): string {
+  const found = which(name);
+  if (!found) throw new Error(`${name} not found on PATH or in /usr/sbin; install mosquitto (e.g. apt-get install mosquitto) to run these tests`);
+  return found;
 }

@@ -7,28 +7,17 @@
 //       throws MqttError, nothing else, and never accepts a packet that breaks a MUST.
 
 import * as assert from "node:assert/strict";
-import { isDeepStrictEqual } from "node:util";
 import mqttPacket from "mqtt-packet";
 import * as P from "../../modules/mqtt/packets.js";
 import type { Packet, QoS } from "../../modules/mqtt/packets.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
 import { encode } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
+import { prng as mulberry32, concat, ok, same, withoutStacks } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------
 // helpers
 
-/** mulberry32: a small seeded PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (b: Uint8Array): string =>
   Array.from(b.subarray(0, 48), (x) => x.toString(16).padStart(2, "0")).join(" ") + (b.length > 48 ? ` ... (${b.length} bytes)` : "");
@@ -37,37 +26,9 @@ const hex = (b: Uint8Array): string =>
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 const BIG = 1 << 20;
 
-// Assertions for hot loops: the failure message is only built on failure.
-function ok(cond: unknown, msg: () => string): asserts cond {
-  if (!cond) assert.fail(msg());
-}
-function same(actual: unknown, expected: unknown, msg: () => string): void {
-  if (!isDeepStrictEqual(actual, expected)) assert.deepStrictEqual(actual, expected, msg());
-}
-/** Runs fn with stack capture off: the fuzz throws ~10^5 errors, whose stacks cost most of its time. */
-function withoutStacks(fn: () => void): void {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    fn();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // random valid packets

@@ -9,18 +9,8 @@ import type { Packet, QoS } from "../../modules/mqtt/packets.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
 import { encode } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
+import { prng as mulberry32, concat } from "./fakes.js";
 
-/** mulberry32: a small seeded PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 0x5eed5;
 
@@ -112,17 +102,6 @@ function makeGen(rnd: () => number) {
   return { packet, int, rnd };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 // ---- the stream ---------------------------------------------------------------------
 

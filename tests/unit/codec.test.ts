@@ -9,7 +9,6 @@
 // codes; every length prefix, flag byte and multibyte UTF-8 sequence is a literal.
 
 import * as assert from "node:assert/strict";
-import { isDeepStrictEqual } from "node:util";
 import * as P from "../../modules/mqtt/packets.js";
 import type { Packet, PublishPacket } from "../../modules/mqtt/packets.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
@@ -17,6 +16,7 @@ import { encode, encodePublishHeader } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
 import { topicMatches, topicFilterError, topicNameError } from "../../modules/mqtt/topic.js";
 import { decodeUtf8, encodeUtf8, utf8Length } from "../../modules/mqtt/utf8.js";
+import { prng as mulberry32, ok, same, withoutStacks } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -54,17 +54,6 @@ function fill(n: number): Uint8Array {
 
 const u8 = (...b: number[]): Uint8Array => Uint8Array.from(b);
 
-/** mulberry32: a small seeded PRNG so every run sees the same "random" data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function decodeAll(input: Uint8Array, maxPacketSize = 4 * 1024 * 1024): Packet[] {
   const d = new Decoder({ maxPacketSize });
@@ -87,24 +76,6 @@ function expectMqttError(fn: () => unknown, code: string, clause: string | undef
   return caught;
 }
 
-// Assertions for hot loops: the failure message is only built on failure.
-function ok(cond: unknown, msg: () => string): asserts cond {
-  if (!cond) assert.fail(msg());
-}
-function same(actual: unknown, expected: unknown, msg: () => string): void {
-  if (!isDeepStrictEqual(actual, expected)) assert.deepStrictEqual(actual, expected, msg());
-}
-
-/** Runs fn with stack capture off: loops that throw ~10^4 errors spend most of their time on stacks. */
-function withoutStacks(fn: () => void): void {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    fn();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
 
 const hex = (b: Uint8Array): string => Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, "0")).join(" ") + (b.length > 64 ? ` ... (${b.length} bytes)` : "");
 

@@ -1,6 +1,8 @@
 // Test doubles and helpers shared by the session, backoff and client unit tests:
 // a seeded PRNG, packet summaries, a controllable clock/timer and a fake ECMA-419 socket.
 
+import * as assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import * as P from "../../modules/mqtt/packets.js";
 import type { Packet } from "../../modules/mqtt/packets.js";
 import { encode } from "../../modules/mqtt/encode.js";
@@ -18,6 +20,25 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// Assertions for hot loops: the failure message is only built on failure.
+export function ok(cond: unknown, msg: () => string): asserts cond {
+  if (!cond) assert.fail(msg());
+}
+export function same(actual: unknown, expected: unknown, msg: () => string): void {
+  if (!isDeepStrictEqual(actual, expected)) assert.deepStrictEqual(actual, expected, msg());
+}
+
+/** Runs fn with stack capture off: loops that throw ~10^4 errors spend most of their time on stacks. */
+export function withoutStacks(fn: () => void): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 export const te = new TextEncoder();
