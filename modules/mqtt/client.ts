@@ -36,15 +36,8 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-export interface Message {
-  topic: string;
-  payload: Uint8Array;
-  qos: QoS;
-  retain: boolean;
-  dup: boolean;
-  /** Packet identifier (QoS 1 and 2). */
-  id?: number;
-}
+/** A received message: the PUBLISH without its type tag (`id` present for QoS 1 and 2). */
+export type Message = Omit<PublishPacket, "type">;
 
 export type MessageHandler = (message: Message) => void;
 
