@@ -75,7 +75,6 @@ export class MqttClient extends Emitter<ClientEvents> {
   #writable = 0;
   /** Bytes waiting for the socket, with the ops that resolve once they are written. */
   #out: Uint8Array[] = [];
-  #outBytes = 0;
   #enqueued = 0;
   #written = 0;
   #writtenOps: { at: number; op: number }[] = [];
@@ -192,8 +191,10 @@ export class MqttClient extends Emitter<ClientEvents> {
     for (const a of actions) {
       switch (a.type) {
         case "send":
-          for (const part of a.parts) this.#out.push(part), (this.#outBytes += part.length);
-          this.#enqueued += sum(a.parts);
+          for (const part of a.parts) {
+            this.#out.push(part);
+            this.#enqueued += part.length;
+          }
           if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op });
           this.#scheduleFlush();
           break;
@@ -343,6 +344,11 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#close(reason);
   }
 
+  /** Bytes queued for the socket and not yet written. */
+  get #unwritten(): number {
+    return this.#enqueued - this.#written;
+  }
+
   #scheduleFlush(): void {
     // Coalesce everything queued in this turn into as few socket writes as possible.
     if (this.#flushScheduled) return;
@@ -356,8 +362,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   /** Writes queued bytes, never more than the socket said it can take. */
   #flush(): void {
     const socket = this.#socket;
-    while (socket && this.#socketUp && this.#outBytes > 0 && this.#writable > 0) {
-      const n = Math.min(this.#writable, this.#outBytes);
+    while (socket && this.#socketUp && this.#unwritten > 0 && this.#writable > 0) {
+      const n = Math.min(this.#writable, this.#unwritten);
       let chunk: Uint8Array;
       const first = this.#out[0];
       if (first.length === n) {
@@ -378,7 +384,6 @@ export class MqttClient extends Emitter<ClientEvents> {
           else this.#out[0] = part.subarray(take);
         }
       }
-      this.#outBytes -= n;
       let result: number | void;
       try {
         result = socket.write(chunk);
@@ -393,12 +398,12 @@ export class MqttClient extends Emitter<ClientEvents> {
         this.#settle(op, (p) => p.resolve(undefined));
       }
     }
-    if (this.#closeAfterFlush && this.#outBytes === 0) this.#close();
+    if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
   }
 
   /** Closes the socket; an error means the link failed, none means disconnect() finished. */
   #close(error?: MqttError): void {
-    if (!error && this.#outBytes > 0 && this.#socketUp && this.#socket) {
+    if (!error && this.#unwritten > 0 && this.#socketUp && this.#socket) {
       this.#closeAfterFlush = true; // let DISCONNECT reach the wire first
       return;
     }
@@ -421,7 +426,6 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#run(this.session.transportDown(this.#now()));
     // Bytes not yet written belong to the dead connection; QoS 0 "written" ops fail.
     this.#out = [];
-    this.#outBytes = 0;
     this.#enqueued = this.#written = 0;
     for (const { op } of this.#writtenOps.splice(0)) {
       this.#settle(op, (p) => p.reject(new MqttError("DISCONNECTED", "connection lost before the message was written")));
@@ -448,10 +452,4 @@ export class MqttClient extends Emitter<ClientEvents> {
       if (this.#wanted) this.#open();
     }, delayMs);
   }
-}
-
-function sum(parts: Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
 }

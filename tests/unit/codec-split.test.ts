@@ -5,107 +5,21 @@
 
 import * as assert from "node:assert/strict";
 import * as P from "../../modules/mqtt/packets.js";
-import type { Packet, QoS } from "../../modules/mqtt/packets.js";
+import type { Packet } from "../../modules/mqtt/packets.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
 import { encode } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
 import { prng as mulberry32, concat } from "./fakes.js";
+import { makeGen } from "./random-packets.js";
 
 
 const SEED = 0x5eed5;
 
-function makeGen(rnd: () => number) {
-  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
-  const LEVEL_CHARS = ["a", "b", "z", "0", "_", "-", " ", "é", "ß", "€", "中", "😀", "𝄞", "\u{10ffff}", "\ufeff", "$"];
-  const level = (): string => {
-    let s = "";
-    const n = int(0, 6);
-    for (let i = 0; i < n; i++) s += pick(LEVEL_CHARS);
-    return s;
-  };
-  const topicName = (): string => {
-    const levels: string[] = [];
-    const n = int(1, 4);
-    for (let i = 0; i < n; i++) levels.push(level());
-    const t = levels.join("/");
-    return t.length === 0 ? "t" : t;
-  };
-  const topicFilter = (): string => {
-    const levels: string[] = [];
-    const n = int(1, 4);
-    for (let i = 0; i < n; i++) levels.push(rnd() < 0.2 ? "+" : level());
-    if (rnd() < 0.2) levels.push("#");
-    const f = levels.join("/");
-    return f.length === 0 ? "#" : f;
-  };
-  const bytes = (n: number): Uint8Array => {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = (rnd() * 256) | 0;
-    return b;
-  };
-  const id = (): number => (rnd() < 0.1 ? pick([1, 255, 256, 65535]) : int(1, 65535));
-  const qos = (): QoS => int(0, 2) as QoS;
-  const payloadSize = (): number => {
-    const r = rnd();
-    if (r < 0.05) return int(16_000, 70_000); // large: 3-byte remaining lengths
-    if (r < 0.2) return int(100, 300); // around the 1/2-byte boundary
-    return int(0, 60);
-  };
-
-  function packet(type: number): Packet {
-    switch (type) {
-      case P.CONNECT: {
-        const clean = rnd() < 0.7;
-        const p: P.ConnectPacket = { type: P.CONNECT, clientId: rnd() < 0.2 && clean ? "" : level() || "c", clean, keepalive: int(0, 65535) };
-        if (rnd() < 0.5) p.will = { topic: topicName(), payload: bytes(int(0, 200)), qos: qos(), retain: rnd() < 0.5 };
-        if (rnd() < 0.5) {
-          p.username = level();
-          if (rnd() < 0.5) p.password = bytes(int(0, 40));
-        }
-        return p;
-      }
-      case P.CONNACK: {
-        const returnCode = rnd() < 0.6 ? 0 : int(1, 5);
-        return { type: P.CONNACK, sessionPresent: returnCode === 0 && rnd() < 0.5, returnCode };
-      }
-      case P.PUBLISH: {
-        const q = qos();
-        const p: P.PublishPacket = { type: P.PUBLISH, topic: topicName(), payload: bytes(payloadSize()), qos: q, retain: rnd() < 0.3, dup: q > 0 && rnd() < 0.3 };
-        if (q > 0) p.id = id();
-        return p;
-      }
-      case P.PUBACK: case P.PUBREC: case P.PUBREL: case P.PUBCOMP: case P.UNSUBACK:
-        return { type, id: id() } as Packet;
-      case P.SUBSCRIBE: {
-        const subscriptions: P.Subscription[] = [];
-        const n = rnd() < 0.05 ? int(100, 400) : int(1, 5);
-        for (let i = 0; i < n; i++) subscriptions.push({ topic: topicFilter(), qos: qos() });
-        return { type: P.SUBSCRIBE, id: id(), subscriptions };
-      }
-      case P.SUBACK: {
-        const granted: number[] = [];
-        const n = int(1, 8);
-        for (let i = 0; i < n; i++) granted.push(pick([0, 1, 2, 0x80]));
-        return { type: P.SUBACK, id: id(), granted };
-      }
-      case P.UNSUBSCRIBE: {
-        const topics: string[] = [];
-        const n = int(1, 5);
-        for (let i = 0; i < n; i++) topics.push(topicFilter());
-        return { type: P.UNSUBSCRIBE, id: id(), topics };
-      }
-      default:
-        return { type } as Packet;
-    }
-  }
-  return { packet, int, rnd };
-}
 
 
 // ---- the stream ---------------------------------------------------------------------
 
-const gen = makeGen(mulberry32(SEED));
+const gen = makeGen(mulberry32(SEED), { bigChance: 0.05, bigMax: 70_000, smallPayload: 300 });
 const PACKETS: Packet[] = [];
 for (let i = 0; i < 200; i++) PACKETS.push(gen.packet(i < 28 ? 1 + (i % 14) : gen.int(1, 14)));
 // a few fixed large ones so the 70 KB and 4-byte-boundary cases are always present
