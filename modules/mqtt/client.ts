@@ -80,6 +80,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   #writtenOps: { at: number; op: number }[] = [];
   #flushScheduled = false;
   #closeAfterFlush = false;
+  /** Bumped when the connection is given up, so actions computed before are dropped. */
+  #epoch = 0;
 
   #ops = new Map<number, Pending>();
   #nextOp = 1;
@@ -166,10 +168,26 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#retryTimer = undefined;
     for (const w of this.#connectWaiters.splice(0)) w.reject(new MqttError("CLOSED", "disconnect() called before the connection was made"));
     if (!this.#socket) return Promise.resolve();
+    this.#epoch++;
     return new Promise((resolve) => {
       this.#disconnectWaiters.push(resolve);
       this.#run(this.session.disconnect(this.#now()));
     });
+  }
+
+  /**
+   * Drops the connection without DISCONNECT, as a power loss would: the broker publishes
+   * the will. Stops reconnecting; unacknowledged messages stay in the store.
+   */
+  abort(): void {
+    this.#wanted = false;
+    this.#clearTimer(this.#retryTimer);
+    this.#retryTimer = undefined;
+    for (const w of this.#connectWaiters.splice(0)) w.reject(new MqttError("CLOSED", "abort() called before the connection was made"));
+    if (!this.#socket) return;
+    this.#written = this.#enqueued; // nothing more reaches the wire
+    this.#out = [];
+    this.#close();
   }
 
   // ---- session plumbing ----
@@ -188,7 +206,10 @@ export class MqttClient extends Emitter<ClientEvents> {
   }
 
   #run(actions: Action[]): void {
+    const epoch = this.#epoch;
     for (const a of actions) {
+      // A handler that disconnected mid-batch makes the batch's later sends and deliveries stale.
+      if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
       switch (a.type) {
         case "send":
           for (const part of a.parts) {
@@ -327,7 +348,9 @@ export class MqttClient extends Emitter<ClientEvents> {
     if (!socket) return;
     const data = socket.read(count);
     if (!data || data.byteLength === 0) return;
-    this.#run(this.session.received(new Uint8Array(data), this.#now()));
+    const now = this.#now();
+    this.session.feed(new Uint8Array(data), now);
+    for (let actions = this.session.next(now); actions; actions = this.session.next(now)) this.#run(actions);
   }
 
   #onError(error?: unknown): void {
@@ -408,6 +431,7 @@ export class MqttClient extends Emitter<ClientEvents> {
       return;
     }
     this.#closeAfterFlush = false;
+    this.#epoch++;
     const socket = this.#socket;
     this.#socket = undefined;
     this.#socketUp = false;

@@ -137,6 +137,9 @@ export class Session {
   #state: SessionState = "offline";
   #connect: P.ConnectPacket;
   #decoder: Decoder;
+  /** Packets decoded by feed() and not yet handled by next(). */
+  #inbox: Packet[] = [];
+  #inboxError: MqttError | undefined;
 
   /** Accepted, not yet sent, in order. */
   #queue: Outgoing[] = [];
@@ -242,6 +245,8 @@ export class Session {
     this.#pingDeadline = 0;
     this.#connectDeadline = 0;
     this.#decoder.reset();
+    this.#inbox.length = 0;
+    this.#inboxError = undefined;
     // SUBSCRIBE/UNSUBSCRIBE are not resumed by the broker [MQTT-4.4.0-1]: send them again.
     if (this.#controlInflight.size) {
       this.#controlQueue.unshift(...this.#controlInflight.values());
@@ -250,24 +255,50 @@ export class Session {
     return [];
   }
 
-  /** Bytes from the broker. Malformed input or a protocol violation closes the connection. */
+  /** Bytes from the broker: feed() then next() until it returns undefined, in one call. */
   received(chunk: Uint8Array, now: number): Action[] {
     const actions: Action[] = [];
-    if (this.#state === "offline") return actions;
+    this.feed(chunk, now);
+    for (let step = this.next(now); step; step = this.next(now)) actions.push(...step);
+    return actions;
+  }
+
+  /**
+   * Decodes bytes from the broker into packets waiting for next(). A malformed packet is
+   * reported by next() after the packets before it.
+   */
+  feed(chunk: Uint8Array, now: number): void {
+    if (this.#state === "offline" || this.#state === "disconnecting") return;
     this.#lastReceived = now;
-    // Packets decoded before a malformed one are still handled, then the connection fails.
-    const packets: Packet[] = [];
-    let error: MqttError | undefined;
     try {
-      this.#decoder.push(chunk, packets);
+      this.#decoder.push(chunk, this.#inbox);
     } catch (e) {
-      error = e as MqttError;
+      this.#inboxError = e as MqttError;
     }
-    for (const packet of packets) {
+  }
+
+  /**
+   * Handles one decoded packet and returns its actions, or undefined when none is left.
+   * One at a time, so that an application reacting to a message (say, by disconnecting)
+   * decides the fate of the packets behind it: after disconnect() they are not handled,
+   * not acknowledged, and the broker sends them again.
+   */
+  next(now: number): Action[] | undefined {
+    if (this.#state === "offline" || this.#state === "disconnecting") {
+      this.#inbox.length = 0;
+      this.#inboxError = undefined;
+      return undefined;
+    }
+    const actions: Action[] = [];
+    const packet = this.#inbox.shift();
+    if (packet) {
       this.#handle(packet, now, actions);
-      if ((this.#state as SessionState) === "offline") return actions;
+      return actions;
     }
-    return error ? this.#fail(actions, error) : actions;
+    const error = this.#inboxError;
+    if (!error) return undefined;
+    this.#inboxError = undefined;
+    return this.#fail(actions, error);
   }
 
   /** Time passes: connect timeout, keepalive and dead-link detection. */
