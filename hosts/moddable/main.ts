@@ -1,0 +1,59 @@
+// Firmware entry on Moddable (ESP32 and the lin simulator): runs the app named by config.app
+// with the broker, device id and credentials from config. On ESP32, Moddable's setup/network
+// (from the io manifest) joins Wi-Fi from config ssid/password and sets the clock by SNTP
+// before this module is imported.
+
+import Timer from "timer";
+import { text, number, parseBrokerUrl } from "./config.js";
+import { createModdableClient } from "./client.js";
+import { PreferenceOutbox } from "./preference-store.js";
+import { runRoundTrip, roundTripWill } from "./apps/roundtrip.js";
+import { runScenarios } from "./apps/scenarios.js";
+
+function log(line: string): void {
+  trace(`[${text("app")}] ${line}\n`);
+}
+
+function start(): void {
+  const app = text("app") || "roundtrip";
+  const broker = parseBrokerUrl(text("broker") || "mqtt://127.0.0.1:1883");
+  const device = text("device") || "device-001";
+  if (app === "scenarios") {
+    runScenarios({
+      host: broker.host,
+      port: broker.port,
+      authPort: number("authPort", broker.port),
+      user: text("mqttUser"),
+      password: text("mqttPassword"),
+      refusedPort: number("refusedPort", 1),
+      foreignPort: number("foreignPort", 443),
+      badHost: "no-such-host.invalid",
+    }, log).catch((e) => log(`scenarios crashed: ${String(e)}`));
+    return;
+  }
+  if (app !== "roundtrip") throw new RangeError(`unknown app "${app}"`);
+  const client = createModdableClient({
+    host: broker.host,
+    port: broker.port,
+    clientId: device,
+    clean: false,
+    keepalive: number("keepalive", 30),
+    username: text("mqttUser") || undefined,
+    password: text("mqttPassword") || undefined,
+    will: roundTripWill(device),
+    reconnect: { initialMs: 500, maxMs: number("maxBackoffMs", 10_000) },
+    caResource: broker.tls ? text("ca") || "ca.der" : undefined,
+    store: new PreferenceOutbox(`ob-${device}`.slice(0, 15)),
+    outbox: { maxMessages: 100, maxBytes: 64 * 1024 },
+  });
+  runRoundTrip(client, {
+    device,
+    intervalMs: number("interval", 1_000),
+    log,
+    setInterval: (callback, ms) => { Timer.repeat(callback, ms); },
+    now: Date.now,
+  });
+  client.connect().catch((e) => log(`connect failed: ${String(e)}`));
+}
+
+start();
