@@ -7,7 +7,7 @@ import Timer from "timer";
 import { text, number, parseBrokerUrl } from "./config.js";
 import { createModdableClient } from "./client.js";
 import { PreferenceOutbox } from "./preference-store.js";
-import { runRoundTrip, roundTripWill } from "./apps/roundtrip.js";
+import { runRoundTrip, roundTripWill } from "../../modules/apps/roundtrip.js";
 import { runScenarios } from "./apps/scenarios.js";
 
 function log(line: string): void {

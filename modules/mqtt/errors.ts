@@ -19,6 +19,9 @@ export type ErrorCode =
   | "CLOSED";
 
 export class MqttError extends Error {
+  // A field, not an assignment: on XS, preloaded modules freeze Error.prototype, and
+  // assigning an inherited read-only property throws (the "override mistake").
+  override readonly name = "MqttError";
   readonly code: ErrorCode;
   /** The specification clause a check enforces, e.g. "MQTT-3.3.1-4". */
   readonly clause: string | undefined;
@@ -26,7 +29,6 @@ export class MqttError extends Error {
 
   constructor(code: ErrorCode, message: string, clause?: string, cause?: unknown) {
     super(clause ? `${message} [${clause}]` : message);
-    this.name = "MqttError";
     this.code = code;
     this.clause = clause;
     this.cause = cause;

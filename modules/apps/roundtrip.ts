@@ -2,8 +2,8 @@
 // will, periodic QoS 1 telemetry, commands answered on a response topic, 16 KB messages both
 // ways, and reconnects reported. Topics live under rt/<device>/.
 
-import type { MqttClient, Message } from "../../../modules/mqtt/client.js";
-import { decodeUtf8 } from "../../../modules/mqtt/utf8.js";
+import type { MqttClient, Message } from "../mqtt/client.js";
+import { decodeUtf8 } from "../mqtt/utf8.js";
 
 export interface RoundTripOptions {
   device: string;

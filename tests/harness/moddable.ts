@@ -1,0 +1,119 @@
+// Builds the firmware with the Moddable SDK's mcconfig for the lin simulator and runs it
+// headless under Xvfb. Needs MODDABLE set to an SDK built by its Getting Started guide
+// (tools in $MODDABLE/build/bin/lin/release) and Xvfb; available() says why not otherwise.
+
+import { spawn, execFile } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import { which } from "./mosquitto.js";
+
+const run = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+function tools(): string | undefined {
+  const sdk = process.env.MODDABLE;
+  return sdk ? path.join(sdk, "build/bin/lin/release") : undefined;
+}
+
+/** Undefined when the lin tier can run here, else the reason it cannot. */
+export function unavailable(): string | undefined {
+  const bin = tools();
+  if (!bin) return "MODDABLE is not set";
+  for (const tool of ["mcconfig", "mcsim"]) {
+    if (!fs.existsSync(path.join(bin, tool))) return `${tool} not found in ${bin}: build the SDK's lin tools first`;
+  }
+  if (!which("Xvfb")) return "Xvfb not installed (apt-get install xvfb)";
+  return undefined;
+}
+
+/** Builds manifest.json for lin with mcconfig key=value config; returns the path of mc.so. */
+export async function buildLin(name: string, config: Record<string, string | number>): Promise<{ so: string; log: string }> {
+  const bin = tools() as string;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), `lin-${name}-`));
+  const args = ["-m", "-p", "lin", "-o", out, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
+  // mcconfig runs tsc from PATH: use this repo's TypeScript.
+  const env = { ...process.env, PATH: `${path.join(REPO, "node_modules/.bin")}:${bin}:${process.env.PATH}` };
+  try {
+    const { stdout, stderr } = await run(path.join(bin, "mcconfig"), args, { cwd: REPO, env, maxBuffer: 64 << 20 });
+    const log = stdout + stderr;
+    const so = path.join(out, "bin/lin/mc/release/main/mc.so");
+    if (!fs.existsSync(so)) throw new Error(`mcconfig produced no mc.so:\n${log}`);
+    return { so, log };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`mcconfig failed: ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+  }
+}
+
+/** One simulator process under its own Xvfb display, with its trace output as lines. */
+export class Simulator {
+  readonly lines: string[] = [];
+  #xvfb: ChildProcess;
+  #sim: ChildProcess | undefined;
+  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  private constructor(xvfb: ChildProcess) {
+    this.#xvfb = xvfb;
+  }
+
+  static async start(so: string): Promise<Simulator> {
+    const display = await freeDisplay();
+    const xvfb = spawn(which("Xvfb") as string, [`:${display}`, "-nolisten", "tcp", "-screen", "0", "640x480x24"], { stdio: "ignore" });
+    const sim = new Simulator(xvfb);
+    // Xvfb creates its socket when ready.
+    const socket = `/tmp/.X11-unix/X${display}`;
+    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
+    const mcsim = path.join(tools() as string, "mcsim");
+    // stdbuf: mcsim's trace goes to stdout, which is block-buffered on a pipe.
+    const child = spawn("stdbuf", ["-o0", "-e0", mcsim, so], { env: { ...process.env, DISPLAY: `:${display}` }, stdio: ["ignore", "pipe", "pipe"] });
+    sim.#sim = child;
+    let partial = "";
+    const onData = (d: Buffer): void => {
+      partial += d.toString();
+      const parts = partial.split("\n");
+      partial = parts.pop() as string;
+      for (const line of parts) sim.#line(line);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    return sim;
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  }
+
+  /** Resolves with the first line (already seen or future) that matches. */
+  waitFor(pattern: RegExp, ms = 15_000): Promise<string> {
+    const seen = this.lines.find((l) => pattern.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms; output:\n${this.lines.join("\n")}`)), ms);
+      this.#waiters.push({ test: (l) => pattern.test(l), resolve: (l) => { clearTimeout(timer); resolve(l); } });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const child of [this.#sim, this.#xvfb]) {
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }
+}
+
+async function freeDisplay(): Promise<number> {
+  for (let n = 90 + Math.floor(Math.random() * 400); ; n++) {
+    if (!fs.existsSync(`/tmp/.X${n}-lock`) && !fs.existsSync(`/tmp/.X11-unix/X${n}`)) return n;
+  }
+}

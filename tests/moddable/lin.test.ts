@@ -1,0 +1,147 @@
+// The lin tier: the firmware built by Moddable's mcconfig for the desktop simulator and run
+// under Xvfb against a local mosquitto. Skipped, with the reason, when MODDABLE is not set.
+// Run alone with `npm run test:lin`.
+
+import { strict as assert } from "node:assert";
+import { Mosquitto, freePort } from "../harness/mosquitto.js";
+import { buildLin, Simulator, unavailable } from "../harness/moddable.js";
+import { startScenarioBrokers } from "../harness/scenario-brokers.js";
+import type { ScenarioBrokers } from "../harness/scenario-brokers.js";
+import { scenarios } from "../scenarios/moddable-mqtt.js";
+import { client, closeAll, Inbox, text } from "../integration/util.js";
+import { roundTripTopics } from "../../modules/apps/roundtrip.js";
+
+const why = unavailable();
+
+describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
+  this.timeout(180_000);
+
+  before(function () {
+    if (why) {
+      console.log(`      lin tier skipped: ${why}`);
+      this.skip();
+    }
+  });
+
+  describe("round trip", () => {
+    let broker: Mosquitto;
+    let sim: Simulator | undefined;
+    const device = `lin-${process.pid}-${Date.now() % 100000}`;
+    const topics = roundTripTopics(device);
+
+    before(async function () {
+      if (why) this.skip();
+      broker = await Mosquitto.start();
+      const { so } = await buildLin("roundtrip", { app: "roundtrip", broker: `mqtt://127.0.0.1:${broker.port}`, device, interval: 500 });
+      sim = await Simulator.start(so);
+    });
+    after(async () => {
+      await sim?.stop();
+      await closeAll();
+      await broker?.dispose();
+    });
+
+    it("connects, publishes status and telemetry", async () => {
+      const watcher = client(broker.port);
+      await watcher.connect();
+      const inbox = new Inbox(watcher, (m) => m.topic === topics.telemetry);
+      const status = new Inbox(watcher, (m) => m.topic === topics.status);
+      await watcher.subscribe(`rt/${device}/#`, { qos: 1 });
+      await status.waitFor(1, 30_000);
+      assert.equal(text(status.messages[0].payload), "online");
+      await inbox.waitFor(2, 10_000);
+      assert.match(text(inbox.messages[1].payload), /^\{"seq":\d+,"uptimeMs":\d+\}$/);
+    });
+
+    it("answers commands, and malformed ones with an error", async () => {
+      const c = client(broker.port);
+      await c.connect();
+      const responses = new Inbox(c, (m) => m.topic === topics.response);
+      await c.subscribe(topics.response, { qos: 1 });
+      await c.publish(topics.command, JSON.stringify({ id: "p1", op: "ping" }), { qos: 1 });
+      await c.publish(topics.command, "{not json", { qos: 1 });
+      await c.publish(topics.command, JSON.stringify({ id: "u1", op: "launch" }), { qos: 1 });
+      await responses.waitFor(3);
+      assert.deepEqual(responses.texts().map((t) => JSON.parse(t)), [
+        { id: "p1", ok: true },
+        { id: null, ok: false, error: "malformed JSON" },
+        { id: "u1", ok: false, error: "unknown op launch" },
+      ]);
+    });
+
+    it("publishes 16 KB and receives 16 KB over the 1536-byte lin socket", async () => {
+      const c = client(broker.port);
+      await c.connect();
+      const blobs = new Inbox(c, (m) => m.topic === topics.blob);
+      const responses = new Inbox(c, (m) => m.topic === topics.response);
+      await c.subscribe([topics.blob, topics.response], { qos: 1 });
+      await c.publish(topics.command, JSON.stringify({ id: "b1", op: "blob", size: 16_384 }), { qos: 1 });
+      await blobs.waitFor(1);
+      const blob = blobs.messages[0].payload;
+      assert.equal(blob.length, 16_384);
+      for (let i = 0; i < blob.length; i++) if (blob[i] !== (i & 255)) assert.fail(`byte ${i} is ${blob[i]}`);
+
+      const incoming = new Uint8Array(16_384);
+      let sum = 0;
+      for (let i = 0; i < incoming.length; i++) {
+        incoming[i] = (i * 7 + 3) & 255;
+        sum = (sum + incoming[i] * (i + 1)) >>> 0;
+      }
+      await c.publish(topics.blobIn, incoming, { qos: 1 });
+      await responses.waitFor(2);
+      const replies = responses.texts().map((t) => JSON.parse(t));
+      assert.deepEqual(replies.find((r) => r.id === "b1"), { id: "b1", ok: true, size: 16_384 });
+      assert.deepEqual(replies.find((r) => r.id === "blobin"), { id: "blobin", ok: true, size: 16_384, sum });
+    });
+
+    it("reconnects after the broker restarts and carries on", async () => {
+      const before = sim!.lines.filter((l) => /connected sessionPresent/.test(l)).length;
+      await broker.restart();
+      const c = client(broker.port);
+      await c.connect();
+      const telemetry = new Inbox(c, (m) => m.topic === topics.telemetry);
+      await c.subscribe(topics.telemetry, { qos: 1 });
+      await telemetry.waitFor(2, 30_000);
+      const after = sim!.lines.filter((l) => /connected sessionPresent/.test(l)).length;
+      assert.ok(after > before, `no reconnect seen; simulator output:\n${sim!.lines.join("\n")}`);
+      const responses = new Inbox(c, (m) => m.topic === topics.response);
+      await c.subscribe(topics.response, { qos: 1 });
+      await c.publish(topics.command, JSON.stringify({ id: "p2", op: "ping" }), { qos: 1 });
+      await responses.waitFor(1);
+      assert.deepEqual(JSON.parse(responses.texts()[0]), { id: "p2", ok: true });
+    });
+  });
+
+  describe("Moddable MQTT scenarios", () => {
+    let brokers: ScenarioBrokers;
+    let sim: Simulator | undefined;
+
+    before(async function () {
+      if (why) this.skip();
+      brokers = await startScenarioBrokers();
+      const b = brokers.broker;
+      const { so } = await buildLin("scenarios", {
+        app: "scenarios",
+        broker: `mqtt://${b.host}:${b.port}`,
+        authPort: b.authPort,
+        mqttUser: b.user,
+        mqttPassword: b.password,
+        refusedPort: await freePort(),
+        foreignPort: b.foreignPort,
+      });
+      sim = await Simulator.start(so);
+      await sim.waitFor(/SCENARIOS DONE/, 120_000);
+    });
+    after(async () => {
+      await sim?.stop();
+      await brokers?.dispose();
+    });
+
+    for (const scenario of scenarios) {
+      it(scenario.name, async () => {
+        const line = await sim!.waitFor(new RegExp(`SCENARIO ${scenario.name} (PASS|FAIL)`));
+        assert.ok(line.endsWith("PASS"), line);
+      });
+    }
+  });
+});
