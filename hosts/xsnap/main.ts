@@ -1,0 +1,162 @@
+// The XS entry for the tests' xsnap tier: bundled at test time (tests/harness/xsnap.ts)
+// and evaluated in an xsnap worker. It runs our MQTT client on the XS engine with sockets
+// and timers bridged to the Node driver, and answers the driver's jobs:
+//   scenario           one of Moddable's scenarios (tests/scenarios/moddable-mqtt.ts)
+//   client.*           drive a named client step by step (create, connect, subscribe,
+//                      publish, next message, disconnect, abort, state)
+//   noop               nothing: what the bridge itself costs
+// Every job ends with a "done" call carrying its result or its error.
+
+import { MqttClient } from "../../modules/mqtt/client.js";
+import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
+import { MqttError } from "../../modules/mqtt/errors.js";
+import type { QoS } from "../../modules/mqtt/packets.js";
+import { scenarios } from "../../tests/scenarios/moddable-mqtt.js";
+import type { ScenarioBroker, ScenarioHost } from "../../tests/scenarios/moddable-mqtt.js";
+import { call, install, now, on } from "./bridge.js";
+import { XsSocket } from "./socket.js";
+import { delay, xsTimer } from "./timer.js";
+
+type Args = Record<string, unknown>;
+type JobResult = { result?: unknown; bytes?: Uint8Array } | void;
+type Job = (args: Args, payload: Uint8Array) => Promise<JobResult> | JobResult;
+
+/** mulberry32: XS has Math.random, but backoff jitter should not depend on the engine's. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type HostClientOptions = Omit<ClientOptions, "socket" | "timer" | "now" | "random" | "store">;
+
+/** A client on XS's bridged socket and timer, with the host's clock and a seeded PRNG. */
+function xsClient(options: HostClientOptions, seed = 1): MqttClient {
+  return new MqttClient({ ...options, socket: { io: XsSocket }, timer: xsTimer, now, random: prng(seed) });
+}
+
+interface Entry {
+  client: MqttClient;
+  inbox: Message[];
+  waiter: ((m: Message) => void) | undefined;
+  errors: string[];
+}
+const clients = new Map<string, Entry>();
+
+function entry(args: Args): Entry {
+  const e = clients.get(args.client as string);
+  if (!e) throw new Error(`no client ${String(args.client)}`);
+  return e;
+}
+
+const jobs: Record<string, Job> = {
+  /** Nothing: one event in and one "done" call out, the bridge's own cost. */
+  noop() {},
+
+  async scenario(args) {
+    const scenario = scenarios.find((s) => s.name === args.name);
+    if (!scenario) throw new Error(`no scenario ${String(args.name)}`);
+    let count = 0;
+    const host: ScenarioHost = {
+      broker: args.broker as ScenarioBroker,
+      client: (options) => xsClient(options, ++count),
+      delay,
+      unique: () => `${String(args.prefix)}-${++count}`,
+    };
+    await scenario.run(host);
+  },
+
+  "client.create"(args) {
+    const name = args.client as string;
+    if (clients.has(name)) throw new Error(`client ${name} exists`);
+    const client = xsClient(args.options as HostClientOptions, (args.seed as number | undefined) ?? 1);
+    const e: Entry = { client, inbox: [], waiter: undefined, errors: [] };
+    client.on("message", (m) => {
+      // The payload is a view into a received chunk; keep a copy of its own.
+      const copy: Message = { ...m, payload: m.payload.slice() };
+      const waiter = e.waiter;
+      if (waiter) {
+        e.waiter = undefined;
+        waiter(copy);
+      } else {
+        e.inbox.push(copy);
+      }
+    });
+    client.on("error", (error) => { e.errors.push(error.code); });
+    clients.set(name, e);
+  },
+
+  async "client.connect"(args) {
+    return { result: await entry(args).client.connect() };
+  },
+
+  async "client.subscribe"(args) {
+    const granted = await entry(args).client.subscribe(args.filter as string | string[], { qos: (args.qos ?? 0) as QoS });
+    return { result: { granted } };
+  },
+
+  async "client.publish"(args, payload) {
+    await entry(args).client.publish(args.topic as string, payload, { qos: (args.qos ?? 0) as QoS, retain: args.retain === true });
+  },
+
+  /** The next message received (queued or awaited); its payload is the binary result. */
+  async "client.next"(args) {
+    const e = entry(args);
+    const timeoutMs = (args.timeoutMs as number | undefined) ?? 5_000;
+    const m = e.inbox.shift() ?? await new Promise<Message>((resolve, reject) => {
+      const timer = xsTimer.set(() => {
+        e.waiter = undefined;
+        reject(new Error(`no message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      e.waiter = (message) => {
+        xsTimer.clear(timer);
+        resolve(message);
+      };
+    });
+    return { result: { topic: m.topic, qos: m.qos, retain: m.retain, dup: m.dup }, bytes: m.payload };
+  },
+
+  async "client.disconnect"(args) {
+    const e = entry(args);
+    clients.delete(args.client as string);
+    await e.client.disconnect();
+  },
+
+  "client.abort"(args) {
+    const e = entry(args);
+    clients.delete(args.client as string);
+    e.client.abort();
+  },
+
+  "client.state"(args) {
+    const { client, errors, inbox } = entry(args);
+    return { result: { state: client.session.state, connected: client.connected, errors, queued: inbox.length } };
+  },
+};
+
+on("job", (event, payload) => {
+  const job = event.job;
+  const run = jobs[event.name];
+  Promise.resolve()
+    .then(() => {
+      if (!run) throw new Error(`no job ${event.name}`);
+      return run(event.args, payload);
+    })
+    .then(
+      (r) => {
+        const { result, bytes } = r ?? {};
+        call({ op: "done", job, ok: true, result }, bytes);
+      },
+      (e: unknown) => {
+        const error = e instanceof Error ? e.message : String(e);
+        call(e instanceof MqttError ? { op: "done", job, ok: false, error, code: e.code } : { op: "done", job, ok: false, error });
+      },
+    );
+});
+
+install();
