@@ -1,0 +1,105 @@
+// What every product does on the wire: announce itself online (retained) on each connect,
+// with a Last Will that marks it offline; take commands from one topic, dispatch them, and
+// publish each outcome in the product's response format. Products supply topics, formats
+// and handlers; this holds the plumbing once.
+
+import type { MqttClient, Message } from "../mqtt/client.js";
+import type { QoS } from "../mqtt/packets.js";
+import { encodeUtf8 } from "../mqtt/utf8.js";
+import type { CommandDispatcher, CommandOutcome, Json } from "./commands.js";
+
+export interface Publication {
+  topic: string;
+  payload: Json;
+  qos: QoS;
+  retain: boolean;
+}
+
+export interface StatusOptions {
+  topic: string;
+  qos: QoS;
+  /** The retained message published on every connect. */
+  online(): Json;
+  /** The will's payload: what the broker publishes, retained, when the link dies. */
+  offline: Json;
+}
+
+export interface CommandOptions {
+  topic: string;
+  qos: QoS;
+  dispatcher: CommandDispatcher;
+  /** Turns an outcome into the product's response, or undefined where the product has none. */
+  respond(outcome: CommandOutcome): Publication | undefined;
+}
+
+export interface DeviceOptions {
+  status: StatusOptions;
+  commands?: CommandOptions;
+  /** Where the device layer reports what it did with bad input (the product's log or error topic). */
+  report?(event: { kind: "command_rejected" | "publish_failed"; detail: string }): void;
+}
+
+/** The will to put in the client's options, matching the device's status topic. */
+export function willFor(status: StatusOptions): { topic: string; payload: string; qos: QoS; retain: boolean } {
+  return { topic: status.topic, payload: toText(status.offline), qos: status.qos, retain: true };
+}
+
+export function toText(payload: Json): string {
+  return typeof payload === "string" ? payload : JSON.stringify(payload);
+}
+
+export class Device {
+  readonly client: MqttClient;
+  readonly #options: DeviceOptions;
+  /** Commands run one at a time, so responses leave in the order the commands arrived. */
+  #commandChain: Promise<void> = Promise.resolve();
+
+  constructor(client: MqttClient, options: DeviceOptions) {
+    this.client = client;
+    this.#options = options;
+    client.on("connected", () => {
+      void this.publish({ topic: options.status.topic, payload: options.status.online(), qos: options.status.qos, retain: true });
+    });
+    const commands = options.commands;
+    if (commands) {
+      // Subscribed once: the client re-subscribes after a lost session by itself.
+      client.subscribe(commands.topic, { qos: commands.qos }, (m) => {
+        this.#commandChain = this.#commandChain.then(() => this.#command(commands, m));
+      })
+        .catch((e) => this.#report("command_rejected", `cannot subscribe to ${commands.topic}: ${String(e)}`));
+    }
+  }
+
+  /** Publishes JSON (or text); resolves false instead of throwing, after reporting why. */
+  async publish(p: Publication): Promise<boolean> {
+    try {
+      await this.client.publish(p.topic, encodeUtf8(toText(p.payload)), { qos: p.qos, retain: p.retain });
+      return true;
+    } catch (e) {
+      this.#report("publish_failed", `${p.topic}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  async #command(commands: CommandOptions, m: Message): Promise<void> {
+    const outcome = await commands.dispatcher.dispatch(m.payload);
+    if (!outcome.ok) this.#report("command_rejected", `${outcome.error?.code}: ${outcome.error?.message}`);
+    let response: Publication | undefined;
+    try {
+      response = commands.respond(outcome);
+    } catch (e) {
+      // A broken formatter must not stall the command chain.
+      this.#report("command_rejected", `response formatting failed: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (response) await this.publish(response);
+  }
+
+  #report(kind: "command_rejected" | "publish_failed", detail: string): void {
+    try {
+      this.#options.report?.({ kind, detail });
+    } catch {
+      // a reporter must not take the device down
+    }
+  }
+}

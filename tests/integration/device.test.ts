@@ -1,0 +1,82 @@
+// The device layer against real brokers: retained online status, the will marking the
+// device offline on an abrupt loss, and commands answered (or refused) on the response topic.
+
+import assert from "node:assert/strict";
+import { startAedes } from "../harness/aedes.js";
+import { Mosquitto } from "../harness/mosquitto.js";
+import { Device, willFor } from "../../modules/device/device.js";
+import type { StatusOptions } from "../../modules/device/device.js";
+import { CommandDispatcher } from "../../modules/device/commands.js";
+import { client, closeAll, Inbox } from "./util.js";
+
+const brokers: [string, () => Promise<{ port: number; stop(): Promise<void> }>][] = [
+  ["aedes", async () => { const a = await startAedes(); return { port: a.port, stop: () => a.close() }; }],
+  ["mosquitto", async () => { const m = await Mosquitto.start(); return { port: m.port, stop: () => m.dispose() }; }],
+];
+
+for (const [name, start] of brokers) {
+  describe(`device layer on ${name}`, () => {
+    let broker: { port: number; stop(): Promise<void> };
+    before(async () => { broker = await start(); });
+    after(async () => { await closeAll(); await broker.stop(); });
+
+    function device(id: string, reports: string[] = []): Device {
+      const status: StatusOptions = { topic: `d/${id}/status`, qos: 1, online: () => ({ state: "online" }), offline: { state: "offline" } };
+      const dispatcher = new CommandDispatcher({ idField: "id", nameField: "command" })
+        .register("echo", { run: (r) => ({ said: r.text ?? null }) });
+      const c = client(broker.port, { will: willFor(status), keepalive: 30 });
+      return new Device(c, {
+        status,
+        commands: {
+          topic: `d/${id}/cmd`,
+          qos: 1,
+          dispatcher,
+          respond: (o) => ({
+            topic: `d/${id}/response`, qos: 1, retain: false,
+            payload: { id: o.id, success: o.ok, response: o.result ?? null, error: o.error ? `${o.error.code}: ${o.error.message}` : null },
+          }),
+        },
+        report: (e) => reports.push(`${e.kind} ${e.detail}`),
+      });
+    }
+
+    it("publishes a retained online status on connect and the will marks it offline", async () => {
+      const dev = device("s1");
+      await dev.client.connect();
+      const watcher = client(broker.port);
+      await watcher.connect();
+      const inbox = new Inbox(watcher);
+      await watcher.subscribe("d/s1/status", { qos: 1 });
+      await inbox.waitFor(1);
+      assert.deepEqual(JSON.parse(inbox.texts()[0]), { state: "online" });
+      assert.equal(inbox.messages[0].retain, true);
+      dev.client.abort();
+      await inbox.waitFor(2);
+      assert.deepEqual(JSON.parse(inbox.texts()[1]), { state: "offline" });
+    });
+
+    it("answers commands and every malformed one, and keeps running", async () => {
+      const reports: string[] = [];
+      const dev = device("c1", reports);
+      await dev.client.connect();
+      const backend = client(broker.port);
+      await backend.connect();
+      const responses = new Inbox(backend);
+      await backend.subscribe("d/c1/response", { qos: 1 });
+      for (const payload of ['{"id":"1","command":"echo","text":"hi"}', "{oops", '{"id":"3","command":"fly"}', "42", '{"id":"5","command":"echo"}']) {
+        await backend.publish("d/c1/cmd", payload, { qos: 1 });
+      }
+      await responses.waitFor(5);
+      assert.deepEqual(responses.texts().map((t) => JSON.parse(t)), [
+        { id: "1", success: true, response: { said: "hi" }, error: null },
+        { id: null, success: false, response: null, error: responses.texts().map((t) => JSON.parse(t))[1].error },
+        { id: "3", success: false, response: null, error: 'unknown_command: unknown command "fly"' },
+        { id: null, success: false, response: null, error: "invalid_request: payload must be a JSON object" },
+        { id: "5", success: true, response: { said: null }, error: null },
+      ]);
+      assert.match(JSON.parse(responses.texts()[1]).error, /^malformed_json: payload is not JSON/);
+      assert.equal(reports.filter((r) => r.startsWith("command_rejected")).length, 3);
+      assert.equal(dev.client.connected, true);
+    });
+  });
+}
