@@ -5,6 +5,7 @@
 import Preference from "preference";
 import type { OutboxStore, StoredMessage } from "../../modules/mqtt/io.js";
 import { encodeUtf8, decodeUtf8 } from "../../modules/mqtt/utf8.js";
+import { concatBytes } from "../../modules/mqtt/bytes.js";
 
 /** Bytes per Preference value: below ESP32 NVS's blob limit with room to spare. */
 const CHUNK = 3_900;
@@ -62,7 +63,7 @@ export class PreferenceOutbox implements OutboxStore {
         chunks.push(new Uint8Array(chunk));
       }
       if (chunks.length !== count) continue; // torn write: the message never completed storing
-      messages.push(unpackMessage(join(chunks)));
+      messages.push(unpackMessage(chunks.length === 1 ? chunks[0] : concatBytes(chunks)));
     }
     return messages.sort((a, b) => a.seq - b.seq);
   }
@@ -113,17 +114,4 @@ export class PreferenceSettings {
   delete(key: string): void {
     Preference.delete(this.domain, key);
   }
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }

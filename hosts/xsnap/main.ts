@@ -16,22 +16,11 @@ import type { ScenarioBroker, ScenarioHost } from "../../tests/scenarios/moddabl
 import { call, install, now, on } from "./bridge.js";
 import { XsSocket } from "./socket.js";
 import { delay, xsTimer } from "./timer.js";
+import { prng } from "../../tests/scenarios/prng.js";
 
 type Args = Record<string, unknown>;
 type JobResult = { result?: unknown; bytes?: Uint8Array } | void;
 type Job = (args: Args, payload: Uint8Array) => Promise<JobResult> | JobResult;
-
-/** mulberry32: XS has Math.random, but backoff jitter should not depend on the engine's. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type HostClientOptions = Omit<ClientOptions, "socket" | "timer" | "now" | "random" | "store">;
 

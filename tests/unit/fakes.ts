@@ -10,17 +10,10 @@ import { Decoder } from "../../modules/mqtt/decode.js";
 import type { Action } from "../../modules/mqtt/session.js";
 import type { Socket, SocketClass, SocketOptions, TimerLike } from "../../modules/mqtt/io.js";
 
-/** mulberry32: a small deterministic PRNG returning [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { concatBytes as concat } from "../../modules/mqtt/bytes.js";
+
+export { prng } from "../scenarios/prng.js";
+export { concat };
 
 // Assertions for hot loops: the failure message is only built on failure.
 export function ok(cond: unknown, msg: () => string): asserts cond {
@@ -44,18 +37,6 @@ export function withoutStacks(fn: () => void): void {
 export const te = new TextEncoder();
 export const td = new TextDecoder();
 export const bytes = (s: string): Uint8Array => te.encode(s);
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** Decodes bytes that must hold whole packets only. */
 export function decodeAll(data: Uint8Array | Uint8Array[]): Packet[] {
