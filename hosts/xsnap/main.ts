@@ -16,7 +16,7 @@ import type { ScenarioBroker, ScenarioHost } from "../../tests/scenarios/moddabl
 import { call, install, now, on } from "./bridge.js";
 import { XsSocket } from "./socket.js";
 import { delay, xsTimer } from "./timer.js";
-import { prng } from "../../tests/scenarios/prng.js";
+import { prng } from "../../modules/device/prng.js";
 
 type Args = Record<string, unknown>;
 type JobResult = { result?: unknown; bytes?: Uint8Array } | void;

@@ -12,7 +12,7 @@ import type { Socket, SocketClass, SocketOptions, TimerLike } from "../../module
 
 import { concatBytes as concat } from "../../modules/mqtt/bytes.js";
 
-export { prng } from "../scenarios/prng.js";
+export { prng } from "../../modules/device/prng.js";
 export { concat };
 
 // Assertions for hot loops: the failure message is only built on failure.

@@ -1,4 +1,4 @@
-// A seeded PRNG for tests on any engine (Node, XS): runs repeat exactly.
+// A seeded PRNG for any engine (Node, XS): simulations and tests repeat exactly.
 
 /** mulberry32: a small deterministic PRNG returning [0, 1). */
 export function prng(seed: number): () => number {
