@@ -1,5 +1,7 @@
 // Firmware entry on Moddable (ESP32 and the lin simulator): runs the app named by config.app
-// with the broker, device id and credentials from config. On ESP32, Moddable's setup/network
+// (a product: bess, battery-hawk, dese, esp-sensors, smart-meter; or the platform checks
+// roundtrip and scenarios) with the broker, device id and credentials from config. A
+// product's own settings (its definition's defaults, e.g. org for dese) are config keys too. On ESP32, Moddable's setup/network
 // (from the io manifest) joins Wi-Fi from config ssid/password and sets the clock by SNTP
 // before this module is imported.
 
@@ -9,6 +11,8 @@ import { createModdableClient } from "./client.js";
 import { PreferenceOutbox } from "./preference-store.js";
 import { runRoundTrip, roundTripWill } from "../../modules/apps/roundtrip.js";
 import { runScenarios } from "./apps/scenarios.js";
+import { products } from "../../modules/products/index.js";
+import { moddableProductHost } from "./product-host.js";
 
 function log(line: string): void {
   trace(`[${text("app")}] ${line}\n`);
@@ -17,7 +21,6 @@ function log(line: string): void {
 function start(): void {
   const app = text("app") || "roundtrip";
   const broker = parseBrokerUrl(text("broker") || "mqtt://127.0.0.1:1883");
-  const device = text("device") || "device-001";
   if (app === "scenarios") {
     runScenarios({
       host: broker.host,
@@ -31,7 +34,27 @@ function start(): void {
     }, log).catch((e) => log(`scenarios crashed: ${String(e)}`));
     return;
   }
-  if (app !== "roundtrip") throw new RangeError(`unknown app "${app}"`);
+  const product = products.find((p) => p.name === app);
+  if (product) {
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(product.defaults)) config[key] = text(key) || value;
+    const deviceId = text("device") || product.deviceId(0);
+    const running = product.simulate(moddableProductHost({
+      deviceId,
+      config,
+      broker,
+      username: text("mqttUser") || undefined,
+      password: text("mqttPassword") || undefined,
+      caResource: text("ca") || undefined,
+      maxBackoffMs: number("maxBackoffMs", 10_000),
+      seed: number("seed", 1),
+      log,
+    }));
+    running.start();
+    return;
+  }
+  if (app !== "roundtrip") throw new RangeError(`unknown app "${app}"; apps: roundtrip, scenarios, ${products.map((p) => p.name).join(", ")}`);
+  const device = text("device") || "device-001";
   const client = createModdableClient({
     host: broker.host,
     port: broker.port,

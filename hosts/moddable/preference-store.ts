@@ -87,7 +87,11 @@ export class PreferenceOutbox implements OutboxStore {
   }
 }
 
-/** JSON values by key in one Preference domain: settings, backoff state, counters. */
+/**
+ * JSON values by key in one Preference domain: settings, backoff state, counters. Keys longer
+ * than NVS allows are shortened with a hash; values above a chunk are split across keys
+ * `<key>.<i>` with the chunk count at `<key>`, written chunks first.
+ */
 export class PreferenceSettings {
   readonly domain: string;
 
@@ -97,7 +101,17 @@ export class PreferenceSettings {
   }
 
   get<T>(key: string): T | undefined {
-    const value = Preference.get(this.domain, key);
+    const k = nvsKey(key);
+    let value = Preference.get(this.domain, k);
+    if (typeof value === "number") {
+      let text = "";
+      for (let i = 0; i < value; i++) {
+        const chunk = Preference.get(this.domain, `${k}.${i}`);
+        if (typeof chunk !== "string") return undefined; // torn write
+        text += chunk;
+      }
+      value = text;
+    }
     if (typeof value !== "string") return undefined;
     try {
       return JSON.parse(value) as T;
@@ -107,11 +121,35 @@ export class PreferenceSettings {
   }
 
   set(key: string, value: unknown): void {
-    if (key.length > 15) throw new RangeError(`Preference keys are at most 15 characters: ${key}`);
-    Preference.set(this.domain, key, JSON.stringify(value));
+    const k = nvsKey(key);
+    const text = JSON.stringify(value);
+    if (text.length <= CHUNK) {
+      this.#deleteChunks(k);
+      Preference.set(this.domain, k, text);
+      return;
+    }
+    const count = Math.ceil(text.length / CHUNK);
+    if (count > 99) throw new RangeError(`setting ${key} is too large for flash (${text.length} characters)`);
+    for (let i = 0; i < count; i++) Preference.set(this.domain, `${k}.${i}`, text.slice(i * CHUNK, (i + 1) * CHUNK));
+    Preference.set(this.domain, k, count);
   }
 
   delete(key: string): void {
-    Preference.delete(this.domain, key);
+    const k = nvsKey(key);
+    this.#deleteChunks(k);
+    Preference.delete(this.domain, k);
   }
+
+  #deleteChunks(k: string): void {
+    const count = Preference.get(this.domain, k);
+    if (typeof count === "number") for (let i = 0; i < count; i++) Preference.delete(this.domain, `${k}.${i}`);
+  }
+}
+
+/** At most 12 characters, leaving room for a chunk suffix within NVS's 15: long keys get a hash. */
+export function nvsKey(key: string): string {
+  if (key.length <= 12 && !key.includes(".")) return key;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return key.replace(/\./g, "_").slice(0, 4) + "~" + hash.toString(16).padStart(8, "0").slice(0, 7);
 }

@@ -1,31 +1,70 @@
-// `npm start`: the desktop host's main job. Starts an embedded aedes broker on 127.0.0.1
-// (or uses --broker mqtt://host:port / MQTT_URL), boots a demo device built on the MQTT
-// client, and prints a live view of the traffic. Until the product issue lands, the
-// device is a demo: retained status with a will, QoS 1 telemetry, commands answered.
-//
-//   npm start -- [--broker mqtt://host:port] [--port 1883] [--interval 2000] [--duration 0]
+// `npm start`: the desktop simulator. Starts an embedded aedes broker on 127.0.0.1 (or uses
+// --broker / MQTT_URL), boots simulated devices of the five products, and prints a live view
+// of their traffic. `npm run cmd` (hosts/node/cmd.ts) commands them; it finds the broker and
+// the product settings through <state>/session.json, written here.
 
-import net from "node:net";
+import * as net from "node:net";
 import { Aedes } from "aedes";
+import type { Product, ProductDefinition } from "../../modules/device/product.js";
+import { products, productNamed } from "../../modules/products/index.js";
+import { topicMatches } from "../../modules/mqtt/topic.js";
 import { createNodeClient } from "./client.js";
-import type { MqttClient, Message } from "../../modules/mqtt/client.js";
+import { nodeProductHost } from "./product-host.js";
+import { parseBroker, parseSettings, writeSession, removeSession } from "./session.js";
 
-interface Args { broker?: string; port: number; interval: number; duration: number }
+const USAGE = `npm start -- [options]
+  --broker URL            use this broker (mqtt://host:port or mqtts://...) instead of the embedded aedes; also MQTT_URL
+  --port N                embedded broker port (default 1883; a free port if it is taken)
+  --products a,b,...      products to boot (default: all of ${products.map((p) => p.name).join(", ")})
+  --count N               devices per product (default 1)
+  --set product.key=value product setting, repeatable (e.g. --set dese.org=org-042)
+  --state DIR             where devices keep settings and unsent messages (default .state)
+  --seed N                seed of the simulated hardware (default 1)
+  --duration S            stop after S seconds (default: until Ctrl-C)
+  --quiet                 connections only, no message view`;
+
+interface Args {
+  broker?: string;
+  port: number;
+  products: ProductDefinition[];
+  count: number;
+  settings: string[];
+  state: string;
+  seed: number;
+  duration: number;
+  quiet: boolean;
+}
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { broker: process.env.MQTT_URL, port: 1883, interval: 2000, duration: 0 };
+  const args: Args = { broker: process.env.MQTT_URL || undefined, port: 1883, products: [...products], count: 1, settings: [], state: ".state", seed: 1, duration: 0, quiet: false };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === "--broker") args.broker = value, i++;
-    else if (flag === "--port") args.port = Number(value), i++;
-    else if (flag === "--interval") args.interval = Number(value), i++;
-    else if (flag === "--duration") args.duration = Number(value), i++;
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new RangeError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--broker") args.broker = value();
+    else if (flag === "--port") args.port = integer(flag, value(), 0, 65535);
+    else if (flag === "--products") args.products = value().split(",").map((name) => productNamed(name.trim()));
+    else if (flag === "--count") args.count = integer(flag, value(), 1, 100);
+    else if (flag === "--set") args.settings.push(value());
+    else if (flag === "--state") args.state = value();
+    else if (flag === "--seed") args.seed = integer(flag, value(), 0, 2 ** 31);
+    else if (flag === "--duration") args.duration = integer(flag, value(), 0, 86_400);
+    else if (flag === "--quiet") args.quiet = true;
     else if (flag === "--help" || flag === "-h") {
-      console.log("npm start -- [--broker mqtt://host:port] [--port 1883] [--interval ms] [--duration s]");
+      console.log(USAGE);
       process.exit(0);
-    } else throw new Error(`unknown option ${flag}`);
+    } else throw new RangeError(`unknown option ${flag}\n${USAGE}`);
   }
   return args;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${flag} must be an integer ${min}..${max}, not "${text}"`);
+  return n;
 }
 
 function listen(server: net.Server, port: number): Promise<number> {
@@ -38,73 +77,104 @@ function listen(server: net.Server, port: number): Promise<number> {
   });
 }
 
+const COLORS = ["\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m"];
+const paint = process.stdout.isTTY ? (color: string, text: string) => `${color}${text}\x1b[0m` : (_: string, text: string) => text;
 const decoder = new TextDecoder();
-function show(direction: string, topic: string, payload: Uint8Array, qos: number, retain: boolean): void {
-  const time = new Date().toISOString().slice(11, 23);
-  const body = decoder.decode(payload);
-  console.log(`${time} ${direction} ${topic} q${qos}${retain ? " retained" : ""} ${body.length > 120 ? body.slice(0, 117) + "..." : body}`);
+
+interface Running {
+  label: string;
+  color: string;
+  filter: string;
+  product: Product;
+  clientIds: Set<string>;
+}
+
+function time(): string {
+  return new Date().toISOString().slice(11, 23);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  let host = "127.0.0.1";
-  let port = args.port;
-  let stopBroker = async () => {};
-  if (args.broker) {
-    const url = new URL(args.broker);
-    host = url.hostname;
-    port = Number(url.port || 1883);
-  } else {
-    const broker = await Aedes.createBroker();
-    const server = net.createServer(broker.handle);
-    port = await listen(server, args.port);
-    broker.on("publish", (packet, client) => {
-      if (client && !packet.topic.startsWith("$SYS")) show("broker", packet.topic, packet.payload as Uint8Array, packet.qos, packet.retain);
+  const config = parseSettings(args.settings, args.products);
+
+  let broker = args.broker ? parseBroker(args.broker) : undefined;
+  let closeBroker = async (): Promise<void> => {};
+  let aedes: Aedes | undefined;
+  if (!broker) {
+    aedes = await Aedes.createBroker();
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      aedes!.handle(socket);
     });
-    stopBroker = () => new Promise((resolve) => server.close(() => broker.close(() => resolve())));
+    const port = await listen(server, args.port);
+    broker = { url: `mqtt://127.0.0.1:${port}`, host: "127.0.0.1", port };
+    closeBroker = () => new Promise((resolve) => aedes!.close(() => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }));
   }
-  console.log(`broker mqtt://${host}:${port}${args.broker ? "" : " (embedded aedes)"}`);
+  console.log(`broker ${broker.url}${aedes ? " (embedded aedes)" : ""}`);
+  writeSession(args.state, { url: broker.url, config });
 
-  const id = "demo-001";
-  const device: MqttClient = createNodeClient({
-    host, port, clientId: id, clean: false, keepalive: 30,
-    will: { topic: `demo/${id}/status`, payload: JSON.stringify({ state: "offline" }), qos: 1, retain: true },
-  });
-  device.on("connected", ({ sessionPresent }) => console.log(`device ${id} connected (session present: ${sessionPresent})`));
-  device.on("disconnected", ({ error, reconnectInMs }) => console.log(`device ${id} disconnected: ${error?.message ?? "by request"}${reconnectInMs !== undefined ? `, retry in ${reconnectInMs} ms` : ""}`));
-  device.on("error", (e) => console.log(`device ${id} error ${e.code}: ${e.message}`));
-
-  await device.connect();
-  await device.publish(`demo/${id}/status`, JSON.stringify({ state: "online" }), { qos: 1, retain: true });
-  await device.subscribe(`demo/${id}/command`, { qos: 1 }, (m: Message) => {
-    let reply: object;
-    try {
-      const command = JSON.parse(decoder.decode(m.payload)) as { id?: unknown; command?: unknown };
-      reply = { id: command.id ?? null, success: command.command === "ping", result: command.command === "ping" ? "pong" : undefined,
-        error: command.command === "ping" ? undefined : `unknown command ${JSON.stringify(command.command)}` };
-    } catch (e) {
-      reply = { id: null, success: false, error: `malformed JSON: ${(e as Error).message}` };
+  const running: Running[] = [];
+  args.products.forEach((definition, p) => {
+    for (let i = 0; i < args.count; i++) {
+      const deviceId = definition.deviceId(i);
+      const label = `${definition.name}/${deviceId}`;
+      const color = COLORS[p % COLORS.length];
+      const host = nodeProductHost({
+        product: definition.name, deviceId, broker: broker!, config: config[definition.name], stateDir: args.state,
+        seed: args.seed * 1000 + p * 100 + i, log: (line) => console.log(`${time()} ${paint(color, label)} ${line}`),
+      });
+      const entry: Running = { label, color, filter: definition.topicFilter(deviceId, config[definition.name]), product: undefined!, clientIds: new Set() };
+      // Products that sleep create a client per wake: watch every client the host makes.
+      const createClient = host.createClient;
+      host.createClient = (options) => {
+        const client = createClient(options);
+        entry.clientIds.add(options.clientId);
+        client.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
+        client.on("disconnected", ({ error, reconnectInMs }) => {
+          if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
+        });
+        return client;
+      };
+      entry.product = definition.simulate(host);
+      running.push(entry);
     }
-    device.publish(`demo/${id}/response`, JSON.stringify(reply), { qos: 1 }).catch(() => {});
   });
 
-  let seq = 0;
-  const telemetry = setInterval(() => {
-    const reading = { seq: ++seq, ts: Date.now(), temperature: +(21 + Math.sin(seq / 5)).toFixed(2) };
-    device.publish(`demo/${id}/telemetry`, JSON.stringify(reading), { qos: 1 }).catch((e) => console.log(`telemetry: ${e.message}`));
-  }, args.interval);
-
-  if (args.broker) {
-    const monitor = createNodeClient({ host, port, clientId: `monitor-${process.pid}` });
+  const show = (topic: string, payload: Uint8Array, qos: number, retain: boolean, from?: string): void => {
+    if (args.quiet) return;
+    const device = running.find((r) => (from !== undefined && r.clientIds.has(from)) || topicMatches(r.filter, topic));
+    const who = device ? paint(device.color, device.label) : "-";
+    const arrow = from === undefined ? " " : device?.clientIds.has(from) ? ">" : "<";
+    const body = decoder.decode(payload);
+    console.log(`${time()} ${who} ${arrow} ${topic} q${qos}${retain ? " retained" : ""} ${body.length > 160 ? body.slice(0, 157) + "..." : body}`);
+  };
+  if (aedes) {
+    // The broker sees each message exactly as published, retain flag included.
+    aedes.on("publish", (packet, client) => {
+      if (client) show(packet.topic, packet.payload as Uint8Array, packet.qos, packet.retain, client.id);
+    });
+  } else {
+    const monitor = createNodeClient({ host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure, clientId: `monitor-${process.pid}` });
+    monitor.on("error", () => {});
     await monitor.connect();
-    await monitor.subscribe("demo/#", { qos: 1 }, (m) => show("monitor", m.topic, m.payload, m.qos, m.retain));
+    await monitor.subscribe(running.map((r) => r.filter), { qos: 2 }, (m) => show(m.topic, m.payload, m.qos, m.retain));
   }
 
-  const stop = async () => {
-    clearInterval(telemetry);
-    await device.publish(`demo/${id}/status`, JSON.stringify({ state: "offline" }), { qos: 1, retain: true }).catch(() => {});
-    await device.disconnect();
-    await stopBroker();
+  for (const r of running) r.product.start();
+  console.log(`${running.length} device(s) started; npm run cmd -- <product> <device> <command> [key=value...] commands them. Ctrl-C stops.`);
+
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(running.map((r) => Promise.race([r.product.stop(), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => {})));
+    removeSession(args.state, broker!.url);
+    await closeBroker();
     process.exit(0);
   };
   process.on("SIGINT", stop);
@@ -113,6 +183,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  console.error(e instanceof RangeError ? e.message : e);
+  process.exit(2);
 });

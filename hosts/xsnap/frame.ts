@@ -18,7 +18,9 @@ export type Call =
   | { op: "timer"; id: number; ms: number }
   | { op: "clear"; id: number }
   /** Job `job` settled; the frame's bytes are its binary result, if any. */
-  | { op: "done"; job: number; ok: boolean; error?: string; code?: string; result?: unknown };
+  | { op: "done"; job: number; ok: boolean; error?: string; code?: string; result?: unknown }
+  /** A diagnostic line (a product's log). */
+  | { op: "log"; line: string };
 
 /** Host -> XS, through `handleCommand`. Every event carries the host's clock. */
 export type Event =

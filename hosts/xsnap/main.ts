@@ -4,6 +4,7 @@
 //   scenario           one of Moddable's scenarios (tests/scenarios/moddable-mqtt.ts)
 //   client.*           drive a named client step by step (create, connect, subscribe,
 //                      publish, next message, disconnect, abort, state)
+//   product.*          boot one of the five products on simulated hardware (start, stop)
 //   noop               nothing: what the bridge itself costs
 // Every job ends with a "done" call carrying its result or its error.
 
@@ -17,6 +18,9 @@ import { call, install, now, on } from "./bridge.js";
 import { XsSocket } from "./socket.js";
 import { delay, xsTimer } from "./timer.js";
 import { prng } from "../../modules/device/prng.js";
+import { MemorySettingsStore } from "../../modules/device/settings.js";
+import type { Product } from "../../modules/device/product.js";
+import { productNamed } from "../../modules/products/index.js";
 
 type Args = Record<string, unknown>;
 type JobResult = { result?: unknown; bytes?: Uint8Array } | void;
@@ -36,6 +40,7 @@ interface Entry {
   errors: string[];
 }
 const clients = new Map<string, Entry>();
+const running = new Map<string, Product>();
 
 function entry(args: Args): Entry {
   const e = clients.get(args.client as string);
@@ -120,6 +125,36 @@ const jobs: Record<string, Job> = {
     const e = entry(args);
     clients.delete(args.client as string);
     e.client.abort();
+  },
+
+  /** Boots a product on its simulated hardware against the broker at args.port; log lines go to args.log. */
+  "product.start"(args) {
+    const definition = productNamed(args.product as string);
+    const deviceId = (args.deviceId as string | undefined) ?? definition.deviceId(0);
+    if (running.has(deviceId)) throw new Error(`device ${deviceId} is running`);
+    let count = 0;
+    const product = definition.simulate({
+      deviceId,
+      config: { ...definition.defaults, ...(args.config as Record<string, string> | undefined) },
+      timer: xsTimer,
+      now,
+      settings: new MemorySettingsStore(),
+      random: prng((args.seed as number | undefined) ?? 1),
+      log: (line) => call({ op: "log", line: `${deviceId} ${line}` }),
+      createClient: (options) => new MqttClient({
+        host: "127.0.0.1", port: args.port as number, reconnect: { initialMs: 50, maxMs: 500 },
+        ...options, socket: { io: XsSocket }, timer: xsTimer, now, random: prng(++count),
+      }),
+    });
+    running.set(deviceId, product);
+    product.start();
+  },
+
+  async "product.stop"(args) {
+    const product = running.get(args.deviceId as string);
+    if (!product) throw new Error(`no device ${String(args.deviceId)}`);
+    running.delete(args.deviceId as string);
+    await product.stop();
   },
 
   "client.state"(args) {

@@ -65,6 +65,8 @@ export interface ProductDefinition {
   topicFilter(deviceId: string, config: Readonly<Record<string, string>>): string;
   /** Commands the companion knows, with a one-line usage each. */
   readonly commands: Readonly<Record<string, string>>;
+  /** A command that the device answers, for the README and the `npm start` test: `npm run cmd -- <name> <device> <command> key=value...`. */
+  readonly example: { command: string; params: JsonObject };
   /** Builds a command; throws a RangeError with the usage for bad arguments. */
   command(deviceId: string, config: Readonly<Record<string, string>>, name: string, params: JsonObject): CommandRequest;
 }

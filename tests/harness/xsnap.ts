@@ -102,6 +102,8 @@ export class XsWorker {
   readonly cranks: Crank[] = [];
   /** Uncaught errors XS reported, with what was being delivered. */
   readonly errors: string[] = [];
+  /** Lines the XS side logged (products' diagnostics). */
+  readonly logs: string[] = [];
 
   readonly #child: ChildProcess;
   readonly #toXs: Writable;
@@ -408,6 +410,9 @@ export class XsWorker {
         this.#virtualTimers.delete(header.id);
         return {};
       }
+      case "log":
+        this.logs.push(header.line);
+        return {};
       case "done": {
         const job = this.#jobs.get(header.job);
         if (!job) throw new Error(`no job ${header.job}`);

@@ -10,6 +10,12 @@ import type { ScenarioBrokers } from "../harness/scenario-brokers.js";
 import { scenarios } from "../scenarios/moddable-mqtt.js";
 import { client, closeAll, Inbox, text } from "../integration/util.js";
 import { roundTripTopics } from "../../modules/apps/roundtrip.js";
+import { startAedes } from "../harness/aedes.js";
+import type { AedesHandle } from "../harness/aedes.js";
+import { SchemaTap } from "../products/harness.js";
+import { products } from "../../modules/products/index.js";
+import type { Json } from "../../modules/device/commands.js";
+import { topicMatches } from "../../modules/mqtt/topic.js";
 
 const why = unavailable();
 
@@ -144,4 +150,52 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
       });
     }
   });
+
+  // Each product built as its own firmware (app=<product>), on simulated hardware, against
+  // aedes with the schema tap: every message the simulator's device sends is checked.
+  for (const definition of products) {
+    describe(`product ${definition.name}`, () => {
+      let broker: AedesHandle;
+      let tap: SchemaTap;
+      let sim: Simulator | undefined;
+      const deviceId = definition.deviceId(0);
+      const isDevice = (id: string): boolean => !id.startsWith("it-");
+
+      before(async function () {
+        if (why) this.skip();
+        broker = await startAedes();
+        tap = new SchemaTap(broker, definition.name, isDevice);
+        const { so } = await buildLin(definition.name, { app: definition.name, broker: `mqtt://127.0.0.1:${broker.port}`, device: deviceId });
+        sim = await Simulator.start(so);
+      });
+      after(async () => {
+        await sim?.stop();
+        await closeAll();
+        await broker?.close();
+      });
+      afterEach(() => tap?.assertAllValid());
+
+      it("connects and publishes messages that keep the product's contract", async () => {
+        await sim!.waitFor(/connected sessionPresent/, 30_000);
+        await tap.waitFor(() => tap.seen.length >= 2, 30_000);
+      });
+
+      it("answers the companion's example command", async () => {
+        const request = definition.command(deviceId, definition.defaults, definition.example.command, definition.example.params);
+        const peer = client(broker.port);
+        await peer.connect();
+        const answer = new Promise<Json>((resolve) => {
+          peer.on("message", (m) => {
+            if (!topicMatches(request.responseTopic, m.topic)) return;
+            const payload = JSON.parse(text(m.payload)) as Json;
+            if (request.isResponse(payload)) resolve(payload);
+          });
+        });
+        await peer.subscribe(request.responseTopic, { qos: 1 });
+        await peer.publish(request.topic, JSON.stringify(request.payload), { qos: request.qos, retain: request.retain ?? false });
+        const response = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+        assert.ok(response !== undefined, `no answer on ${request.responseTopic}; simulator output:\n${sim!.lines.join("\n")}`);
+      });
+    });
+  }
 });

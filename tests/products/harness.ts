@@ -151,13 +151,29 @@ export class SchemaTap {
   readonly seen: Seen[] = [];
   readonly #isDevice: (clientId: string) => boolean;
   #checked = 0;
+  #waiters: { test: (m: Seen) => boolean; resolve: () => void }[] = [];
 
   constructor(broker: AedesHandle, product: string | ProductSchemas, isDevice: (clientId: string) => boolean) {
     this.schemas = typeof product === "string" ? new ProductSchemas(product) : product;
     this.#isDevice = isDevice;
     broker.broker.on("publish", (packet, client) => {
       if (!client || !this.#isDevice(client.id)) return;
-      this.seen.push({ clientId: client.id, topic: packet.topic, payload: Buffer.from(packet.payload as Uint8Array), qos: packet.qos, retain: packet.retain });
+      const m: Seen = { clientId: client.id, topic: packet.topic, payload: Buffer.from(packet.payload as Uint8Array), qos: packet.qos, retain: packet.retain };
+      this.seen.push(m);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.test(m)) return true;
+        w.resolve();
+        return false;
+      });
+    });
+  }
+
+  /** Resolves once a device message for which `test` holds has been seen (already, or later). */
+  waitFor(test: (m: Seen) => boolean = () => true, ms = 10_000): Promise<void> {
+    if (this.seen.some(test)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching ${this.schemas.product} message within ${ms} ms; saw ${this.seen.map((m) => m.topic).join(", ")}`)), ms);
+      this.#waiters.push({ test, resolve: () => { clearTimeout(timer); resolve(); } });
     });
   }
 

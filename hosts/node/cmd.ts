@@ -1,0 +1,91 @@
+// `npm run cmd`: sends one command to a device and prints its response.
+//
+//   npm run cmd -- <product> <device> <command> [key=value ...] [--broker URL] [--timeout ms] [--state DIR]
+//   npm run cmd -- dese esp32-001 set_pump pump_id=1 state=on
+//
+// Values are JSON where they parse as JSON (numbers, true, {"a":1}) and text otherwise; a
+// dotted key (thresholds.ph_min=6.5) builds a nested object. The broker and the product
+// settings come from the running `npm start` (<state>/session.json) unless given.
+
+import type { Json } from "../../modules/device/commands.js";
+import { products, productNamed } from "../../modules/products/index.js";
+import { topicMatches } from "../../modules/mqtt/topic.js";
+import { createNodeClient } from "./client.js";
+import { parseBroker, parseParams, parseSettings, readSession } from "./session.js";
+
+const USAGE = `npm run cmd -- <product> <device> <command> [key=value ...] [--broker URL] [--timeout ms] [--set product.key=value] [--state DIR]
+products: ${products.map((p) => p.name).join(", ")}
+npm run cmd -- <product> --help lists a product's commands`;
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const positional: string[] = [];
+  const settings: string[] = [];
+  let brokerUrl = process.env.MQTT_URL || undefined;
+  let timeoutMs = 10_000;
+  let state = ".state";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--broker") brokerUrl = argv[++i];
+    else if (a === "--timeout") timeoutMs = Number(argv[++i]);
+    else if (a === "--set") settings.push(argv[++i]);
+    else if (a === "--state") state = argv[++i];
+    else if (a === "--help" || a === "-h") positional.push("--help");
+    else positional.push(a);
+  }
+  const [productName, deviceId, command, ...pairs] = positional;
+  if (!productName || productName === "--help") {
+    console.log(USAGE);
+    return productName ? 0 : 2;
+  }
+  const definition = productNamed(productName);
+  if (!deviceId || deviceId === "--help" || !command) {
+    console.log(`${definition.name} commands (device ids like ${definition.deviceId(0)}):`);
+    for (const [name, usage] of Object.entries(definition.commands)) console.log(`  ${name}  ${usage}`);
+    return deviceId === "--help" ? 0 : 2;
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError("--timeout must be a positive number of milliseconds");
+
+  const session = readSession(state);
+  const url = brokerUrl ?? session?.url ?? "mqtt://127.0.0.1:1883";
+  const config = parseSettings(settings, [definition], session?.config)[definition.name];
+  const request = definition.command(deviceId, config, command, parseParams(pairs));
+
+  const broker = parseBroker(url);
+  const client = createNodeClient({
+    host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure,
+    clientId: `cmd-${process.pid}-${Date.now() % 100000}`, reconnect: false,
+  });
+  const answered = new Promise<Json>((resolve) => {
+    client.on("message", (m) => {
+      if (!topicMatches(request.responseTopic, m.topic)) return;
+      let payload: Json;
+      try {
+        payload = JSON.parse(new TextDecoder().decode(m.payload)) as Json;
+      } catch {
+        return;
+      }
+      if (request.isResponse(payload)) resolve(payload);
+    });
+  });
+  await client.connect();
+  await client.subscribe(request.responseTopic, { qos: 1 });
+  const body = typeof request.payload === "string" ? request.payload : JSON.stringify(request.payload);
+  console.log(`> ${request.topic} q${request.qos}${request.retain ? " retained" : ""} ${body}`);
+  await client.publish(request.topic, body, { qos: request.qos, retain: request.retain ?? false });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const response = await Promise.race([answered, new Promise<undefined>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  clearTimeout(timer);
+  await client.disconnect();
+  if (response === undefined) {
+    console.error(`no response on ${request.responseTopic} within ${timeoutMs} ms (is \`npm start\` running, on ${url}?)`);
+    return 1;
+  }
+  console.log(`< ${request.responseTopic} ${JSON.stringify(response, null, 2)}`);
+  return 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(e instanceof RangeError ? e.message : e instanceof Error ? e.message : e);
+  process.exit(2);
+});
