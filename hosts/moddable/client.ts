@@ -1,12 +1,12 @@
 // The MQTT client bound to Moddable's sockets, Timer and Preference: the firmware's one-liner,
 // as hosts/node/client.ts is the desktop's.
 
-import TLSSocket from "embedded:io/socket/tcp/tls";
 import Resource from "Resource";
 import { MqttClient } from "../../modules/mqtt/client.js";
 import type { ClientOptions } from "../../modules/mqtt/client.js";
 import type { SocketProvider } from "../../modules/mqtt/io.js";
 import { ResolvingTCP } from "./tcp.js";
+import { ReportingTLS } from "./tls.js";
 import { moddableTimer } from "./timer.js";
 
 export type ModdableClientOptions = Omit<ClientOptions, "socket" | "timer"> & {
@@ -20,7 +20,7 @@ export function socketProvider(caResource?: string, serverName?: string): Socket
   if (!caResource) return { io: ResolvingTCP };
   const secure: Record<string, unknown> = { certificate: new Resource(caResource) };
   if (serverName) secure.serverName = serverName;
-  return { io: TLSSocket as unknown as SocketProvider["io"], TCP: { io: ResolvingTCP }, secure };
+  return { io: ReportingTLS, secure };
 }
 
 export function createModdableClient(options: ModdableClientOptions): MqttClient {

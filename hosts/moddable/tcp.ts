@@ -1,6 +1,10 @@
 // The ECMA-419 TCP socket with host-name resolution: Moddable's `embedded:io/socket/tcp`
 // takes only a dotted IPv4 `address`, so names are resolved with Net.resolve first.
 // Implements the Socket contract of modules/mqtt/io.ts; also the TCP layer under TLS.
+// A callback that throws (the SDK's TLS socket throws from its handshake when a certificate
+// does not verify) would abort the XS VM from inside the socket's event; instead the socket
+// is closed and the error reported through onError, and through `guard` when the layer
+// above (hosts/moddable/tls.ts) wants the reason.
 
 import TCP from "embedded:io/socket/tcp";
 import Net from "net";
@@ -40,8 +44,8 @@ export class ResolvingTCP implements Socket {
         port: options.port,
         nodelay: true,
         format: "buffer",
-        onReadable: (count: number) => options.onReadable(count),
-        onWritable: (count: number) => options.onWritable(count),
+        onReadable: (count: number) => this.#guarded(() => options.onReadable(count)),
+        onWritable: (count: number) => this.#guarded(() => options.onWritable(count)),
         onError: () => {
           this.#closed = true;
           options.onError(new Error(`connection to ${address}:${options.port} failed or closed`));
@@ -50,6 +54,17 @@ export class ResolvingTCP implements Socket {
     } catch (e) {
       this.#closed = true;
       options.onError(e);
+    }
+  }
+
+  #guarded(callback: () => void): void {
+    if (this.#closed) return;
+    try {
+      callback();
+    } catch (e) {
+      (this.#options.guard as ((error: unknown) => void) | undefined)?.(e);
+      this.close();
+      this.#options.onError(e);
     }
   }
 

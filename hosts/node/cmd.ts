@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   console.log(`> ${request.topic} q${request.qos}${request.retain ? " retained" : ""} ${body}`);
   await client.publish(request.topic, body, { qos: request.qos, retain: request.retain ?? false });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const response = await Promise.race([answered, new Promise<undefined>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  const response = await Promise.race([answered, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); })]);
   clearTimeout(timer);
   await client.disconnect();
   if (response === undefined) {

@@ -30,17 +30,21 @@ export function unavailable(): string | undefined {
   return undefined;
 }
 
-/** Builds manifest.json for lin with mcconfig key=value config; returns the path of mc.so. */
-export async function buildLin(name: string, config: Record<string, string | number>): Promise<{ so: string; log: string }> {
+/**
+ * Builds manifest.json for lin with mcconfig key=value config; returns the path of mc.so.
+ * `manifest` builds another manifest instead (one that includes ours and adds, say, resources).
+ */
+export async function buildLin(name: string, config: Record<string, string | number>, manifest?: string): Promise<{ so: string; log: string }> {
   const bin = tools() as string;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `lin-${name}-`));
-  const args = ["-m", "-p", "lin", "-o", out, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
+  const args = ["-m", "-p", "lin", "-o", out, ...(manifest ? [manifest] : []), ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
   // mcconfig runs tsc from PATH: use this repo's TypeScript.
   const env = { ...process.env, PATH: `${path.join(REPO, "node_modules/.bin")}:${bin}:${process.env.PATH}` };
   try {
     const { stdout, stderr } = await run(path.join(bin, "mcconfig"), args, { cwd: REPO, env, maxBuffer: 64 << 20 });
     const log = stdout + stderr;
-    const so = path.join(out, "bin/lin/mc/release/main/mc.so");
+    // mcconfig names the build after the manifest's folder.
+    const so = path.join(out, "bin/lin/mc/release", path.basename(manifest ? path.dirname(path.resolve(manifest)) : REPO), "mc.so");
     if (!fs.existsSync(so)) throw new Error(`mcconfig produced no mc.so:\n${log}`);
     return { so, log };
   } catch (e) {

@@ -10,6 +10,11 @@ import type { ScenarioBrokers } from "../harness/scenario-brokers.js";
 import { scenarios } from "../scenarios/moddable-mqtt.js";
 import { client, closeAll, Inbox, text } from "../integration/util.js";
 import { roundTripTopics } from "../../modules/apps/roundtrip.js";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeCerts } from "../harness/certs.js";
+import type { Certs } from "../harness/certs.js";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { SchemaTap } from "../products/harness.js";
@@ -151,6 +156,78 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
     }
   });
 
+  // TLS through the SDK's TLS socket with our CA as a resource: a manifest in a temp folder
+  // includes ours and adds the CA (DER) generated for this run; no key reaches the repo.
+  describe("TLS (mqtts, CA resource)", () => {
+    let certs: Certs;
+    let broker: Mosquitto;
+
+    async function buildWithCa(name: string, caCert: string, device: string, port = broker.tlsPort): Promise<Simulator> {
+      const dir = fs.mkdtempSync(path.join(certs.dir, `${name}-`));
+      fs.mkdirSync(path.join(dir, "res"));
+      execFileSync("openssl", ["x509", "-in", caCert, "-outform", "der", "-out", path.join(dir, "res/ca.der")]);
+      const manifest = path.join(dir, "manifest.json");
+      fs.writeFileSync(manifest, JSON.stringify({ include: [path.resolve("manifest.json")], resources: { "*": path.join(dir, "res/*") } }));
+      const { so } = await buildLin(name, { app: "roundtrip", broker: `mqtts://127.0.0.1:${port}`, device, ca: "ca.der", interval: 500 }, manifest);
+      return Simulator.start(so);
+    }
+
+    before(async function () {
+      if (why) this.skip();
+      certs = await makeCerts();
+      broker = await Mosquitto.start({ tls: { certs } });
+    });
+    after(async () => {
+      await closeAll();
+      await broker?.dispose();
+      if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
+    });
+
+    it("connects to a broker whose certificate the CA signed, and answers over TLS", async () => {
+      const device = `lintls-${process.pid}`;
+      const topics = roundTripTopics(device);
+      const sim = await buildWithCa("tls-ok", certs.caCert, device);
+      try {
+        await sim.waitFor(/connected sessionPresent/, 30_000);
+        const c = client(broker.port);
+        await c.connect();
+        const responses = new Inbox(c, (m) => m.topic === topics.response);
+        await c.subscribe(topics.response, { qos: 1 });
+        await c.publish(topics.command, JSON.stringify({ id: "t1", op: "ping" }), { qos: 1 });
+        await responses.waitFor(1);
+        assert.deepEqual(JSON.parse(responses.texts()[0]), { id: "t1", ok: true });
+      } finally {
+        await sim.stop();
+      }
+    });
+
+    it("refuses a broker certificate from another CA with TLS_FAILED, and keeps running", async () => {
+      const sim = await buildWithCa("tls-untrusted", certs.untrustedCaCert, `lintls-bad-${process.pid}`);
+      try {
+        const line = await sim.waitFor(/error TLS_FAILED/, 30_000);
+        assert.match(line, /certificate/);
+        // Still alive: it retries instead of aborting the VM.
+        await sim.waitFor(/disconnected TLS_FAILED retry in \d+ ms/, 30_000);
+        assert.ok(!sim.lines.some((l) => /XS abort/.test(l)), sim.lines.join("\n"));
+        assert.ok(!sim.lines.some((l) => /connected sessionPresent/.test(l)));
+      } finally {
+        await sim.stop();
+      }
+    });
+
+    it("refuses a certificate our CA signed for another host name", async () => {
+      const wrong = await Mosquitto.start({ tls: { cert: certs.wrongHostCert, key: certs.wrongHostKey, ca: certs.caCert } });
+      const sim = await buildWithCa("tls-wrong-host", certs.caCert, `lintls-host-${process.pid}`, wrong.tlsPort);
+      try {
+        await sim.waitFor(/error TLS_FAILED/, 30_000);
+        assert.ok(!sim.lines.some((l) => /connected sessionPresent/.test(l)), sim.lines.join("\n"));
+      } finally {
+        await sim.stop();
+        await wrong.dispose();
+      }
+    });
+  });
+
   // Each product built as its own firmware (app=<product>), on simulated hardware, against
   // aedes with the schema tap: every message the simulator's device sends is checked.
   for (const definition of products) {
@@ -193,7 +270,7 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
         });
         await peer.subscribe(request.responseTopic, { qos: 1 });
         await peer.publish(request.topic, JSON.stringify(request.payload), { qos: request.qos, retain: request.retain ?? false });
-        const response = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+        const response = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]);
         assert.ok(response !== undefined, `no answer on ${request.responseTopic}; simulator output:\n${sim!.lines.join("\n")}`);
       });
     });
