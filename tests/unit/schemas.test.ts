@@ -265,6 +265,11 @@ const hawkSystem: Json = {
 const hawkDiscovery: Json = { device_id: "AA:BB:CC:DD:EE:FF", timestamp: "2024-01-15T10:29:00.000Z", device_type: "BM2", name: "Battery Monitor", rssi: -60, advertisement_data: {} };
 const hawkAssociated: Json = { device_id: "AA:BB:CC:DD:EE:FF", vehicle_id: "my_vehicle", device_type: "BM2", new_vehicle: false, timestamp: "2024-01-15T10:31:00.000Z" };
 const hawkShutdown: Json = { status: "shutting_down", reason: "normal_shutdown", timestamp: "2024-01-15T18:00:00.000Z" };
+// Made up: the inbound command topic is our addition (the seed has none; see battery-hawk/README.md).
+const hawkReadData: Json = { request_id: "req-1", command: "read_data", device_id: "AA:BB:CC:DD:EE:FF" };
+const hawkAssociate: Json = { request_id: "req-2", command: "associate", device_id: "AA:BB:CC:DD:EE:FF", vehicle_id: "my_vehicle", timestamp: "2024-01-15T10:31:00.000Z" };
+const hawkResponse: Json = { request_id: "req-1", command: "read_data", device_id: "AA:BB:CC:DD:EE:FF", success: true, result: { connected: true, voltage: 12.6, state_of_charge: 85 }, timestamp: "2024-01-15T10:30:01.000Z" };
+const hawkErrorResponse: Json = { request_id: null, command: null, success: false, error: { code: "malformed_json", message: "payload is not JSON" }, timestamp: "2024-01-15T10:30:01.000Z" };
 
 const HAWK_VALID: Valid[] = [
   { message: "device-reading", source: `${S001}:175-193 (raw_data {...} made an empty object)`, data: hawkReading },
@@ -278,6 +283,10 @@ const HAWK_VALID: Valid[] = [
   { message: "discovery-found", source: "made up: no seed payload", data: hawkDiscovery },
   { message: "vehicle-device-associated", source: "made up: no seed payload", data: hawkAssociated },
   { message: "system-shutdown", source: "made up: no seed payload", data: hawkShutdown },
+  { message: "command-read-data", source: "made up: our addition (seed lines 91, 203 name read_data)", data: hawkReadData },
+  { message: "command-associate", source: "made up: our addition", data: hawkAssociate },
+  { message: "command-response", source: "made up: our addition", data: hawkResponse },
+  { message: "command-response", source: "made up: the answer to malformed JSON", data: hawkErrorResponse },
 ];
 
 const HAWK_INVALID: Invalid[] = [
@@ -308,6 +317,14 @@ const HAWK_INVALID: Invalid[] = [
   { message: "discovery-found", why: "device_id missing", keyword: "required", data: change(hawkDiscovery, "device_id", REMOVE) },
   { message: "vehicle-device-associated", why: "vehicle id spanning topic levels", keyword: "pattern", at: "/vehicle_id", data: change(hawkAssociated, "vehicle_id", "car/1") },
   { message: "system-shutdown", why: "status other than shutting_down", keyword: "const", at: "/status", data: change(hawkShutdown, "status", "stopped") },
+  { message: "command-read-data", why: "lower-case MAC", keyword: "pattern", at: "/device_id", data: change(hawkReadData, "device_id", "aa:bb:cc:dd:ee:ff") },
+  { message: "command-read-data", why: "request_id missing", keyword: "required", data: change(hawkReadData, "request_id", REMOVE) },
+  { message: "command-read-data", why: "unexpected field", keyword: "additionalProperties", data: change(hawkReadData, "vehicle_id", "my_vehicle") },
+  { message: "command-associate", why: "vehicle_id missing", keyword: "required", data: change(hawkAssociate, "vehicle_id", REMOVE) },
+  { message: "command-associate", why: "vehicle id spanning topic levels", keyword: "pattern", at: "/vehicle_id", data: change(hawkAssociate, "vehicle_id", "car/1") },
+  { message: "command-response", why: "failure without an error", keyword: "required", data: change(hawkErrorResponse, "error", REMOVE) },
+  { message: "command-response", why: "success with an error", keyword: "not", data: change(hawkResponse, "error", { code: "failed", message: "x" }) },
+  { message: "command-response", why: "unknown error code", keyword: "enum", at: "/error/code", data: change(hawkErrorResponse, "error.code", "oops") },
 ];
 
 // DESE (002) ----------------------------------------------------------------------------------
@@ -442,6 +459,7 @@ const espConfig: Json = {
 const ESP_VALID: Valid[] = [
   { message: "sensor-data", source: "made up: the seed shows no payload", data: espData },
   { message: "sensor-data", source: "made up: Fahrenheit", data: { temperature: 98.6, humidity: 30, uptime: 0, unit: "F" } },
+  { message: "sensor-data", source: "made up: with config_version, our addition (esp-sensors README)", data: { ...(espData as object), config_version: 1713012345 } },
   { message: "config", source: `${S003}:158-181 as the mqtt section, version added`, data: espConfig },
   // 003 lines 245-253: the reconnect section alone.
   { message: "config", source: `${S003}:245-253 as a partial update, version added`, data: { version: 3, mqtt: { reconnect: { enabled: true, max_attempts: 3, attempt_count: 0, last_attempt_time: 0, backoff_factor: 2, min_interval: 3600, max_interval: 21600 } } } },
@@ -453,6 +471,8 @@ const ESP_INVALID: Invalid[] = [
   { message: "sensor-data", why: "unknown unit", keyword: "enum", at: "/unit", data: change(espData, "unit", "K") },
   { message: "sensor-data", why: "90 degrees Celsius, beyond a DHT22", keyword: "maximum", at: "/temperature", data: change(espData, "temperature", 90) },
   { message: "sensor-data", why: "uptime missing", keyword: "required", data: change(espData, "uptime", REMOVE) },
+  { message: "sensor-data", why: "config_version negative", keyword: "minimum", at: "/config_version", data: change(espData, "config_version", -1) },
+  { message: "sensor-data", why: "config_version as a string", keyword: "type", at: "/config_version", data: change(espData, "config_version", "3") },
   { message: "config", why: "version missing", keyword: "required", data: change(espConfig, "version", REMOVE) },
   { message: "config", why: "version 0", keyword: "minimum", at: "/version", data: change(espConfig, "version", 0) },
   { message: "config", why: "port above 65535", keyword: "maximum", at: "/mqtt/port", data: change(espConfig, "mqtt.port", 70000) },
@@ -526,6 +546,8 @@ const TOPICS: Record<Product, { topic: string; direction: "publish" | "subscribe
     { topic: "battery_hawk/system/status", direction: "publish", message: "system-status", source: `${S001}:23` },
     { topic: "battery_hawk/discovery/found", direction: "publish", message: "discovery-found", source: `${S001}:24` },
     { topic: "batteryhawk/vehicle/my_vehicle/device_associated", direction: "publish", message: "vehicle-device-associated", source: `${S001}:284, 317` },
+    { topic: "battery_hawk/command", direction: "subscribe", message: "command-*", source: "our addition (battery-hawk/README.md)" },
+    { topic: "battery_hawk/command/response", direction: "publish", message: "command-response", source: "our addition (battery-hawk/README.md)" },
     // The non-PRD layout of the publishing sections is not used.
     { topic: "devices/AA:BB:CC:DD:EE:FF/readings", direction: "publish", message: null, source: `${S001}:76` },
     { topic: "vehicles/my_vehicle/summary", direction: "publish", message: null, source: `${S001}:138` },
