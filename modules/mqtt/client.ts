@@ -207,6 +207,14 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   #run(actions: Action[]): void {
     const epoch = this.#epoch;
+    let connected: { sessionPresent: boolean } | undefined;
+    const announce = (): void => {
+      if (!connected) return;
+      const event = connected;
+      connected = undefined;
+      this.emit("connected", event);
+      for (const w of this.#connectWaiters.splice(0)) w.resolve(event);
+    };
     for (const a of actions) {
       // A handler that disconnected mid-batch makes the batch's later sends and deliveries stale.
       if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
@@ -220,12 +228,12 @@ export class MqttClient extends Emitter<ClientEvents> {
           this.#scheduleFlush();
           break;
         case "close":
+          announce(); // "connected" before "disconnected", even within one batch
           this.#close(a.error);
           break;
         case "connected":
           this.#attempt = 0;
-          this.emit("connected", { sessionPresent: a.sessionPresent });
-          for (const w of this.#connectWaiters.splice(0)) w.resolve({ sessionPresent: a.sessionPresent });
+          connected = { sessionPresent: a.sessionPresent };
           break;
         case "message":
           this.#deliver(a.packet);
@@ -244,6 +252,9 @@ export class MqttClient extends Emitter<ClientEvents> {
           break;
       }
     }
+    // Announced after the batch: the CONNACK's batch resends the outbox, and what a
+    // "connected" listener publishes must queue behind it, not jump ahead.
+    announce();
     this.#armTick();
   }
 

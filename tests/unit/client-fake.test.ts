@@ -329,6 +329,21 @@ describe("MqttClient with a fake socket and clock", () => {
     assert.deepEqual(store.load(), []);
   });
 
+  it("sends what a \"connected\" listener publishes after the messages queued while offline", async () => {
+    const { client, net, clock, s } = await connected({ clean: false });
+    s.fail();
+    const queued = outcome(client.publish("q/1", "queued", { qos: 1 }));
+    client.on("connected", () => { void client.publish("status", "online", { qos: 1 }).catch(() => {}); });
+    clock.advance(500);
+    const s2 = net.last;
+    s2.writable(1000);
+    assert.deepEqual(s2.takeShown(), ["CONNECT dev clean=0 ka=0"]);
+    s2.send(connack(false));
+    await microtasks();
+    assert.deepEqual(s2.takeShown(), ["PUBLISH q/1 q1 #1 'queued'", "PUBLISH status q1 #2 'online'"]);
+    assert.equal(queued.settled, false);
+  });
+
   it("resumes messages from the store given at construction", async () => {
     const store = new MemoryStore();
     store.put({ seq: 4, topic: "old/t", payload: bytes("o"), qos: 2, retain: false, id: 9 });
