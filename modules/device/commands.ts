@@ -60,20 +60,9 @@ export class CommandDispatcher {
 
   /** Handles one command message's payload; never throws. */
   async dispatch(payload: Uint8Array): Promise<CommandOutcome> {
-    let request: unknown;
-    try {
-      request = JSON.parse(decodeUtf8(payload, 0, payload.length));
-    } catch (e) {
-      return fail(null, null, "malformed_json", `payload is not JSON: ${message(e)}`);
-    }
-    if (typeof request !== "object" || request === null || Array.isArray(request)) {
-      return fail(null, null, "invalid_request", "payload must be a JSON object");
-    }
-    const body = request as JsonObject;
-    const rawId = body[this.#format.idField];
-    const id = typeof rawId === "string" || typeof rawId === "number" ? String(rawId) : null;
-    const rawName = body[this.#format.nameField];
-    const name = typeof rawName === "string" ? rawName : null;
+    const parsed = this.#parse(payload);
+    if ("error" in parsed) return parsed.error;
+    const { body, id, name } = parsed;
     const envelopeError = this.#format.validateEnvelope?.(body);
     if (envelopeError) return fail(id, name, "invalid_request", envelopeError, body);
     const spec = name === null ? undefined : this.#commands.get(name);
@@ -90,6 +79,29 @@ export class CommandDispatcher {
     } catch (e) {
       return fail(id, name, "failed", message(e), body);
     }
+  }
+
+  /** A "failed" outcome for a command that will not run (the device is busy), with its id when it has one. */
+  refuse(payload: Uint8Array, reason: string): CommandOutcome {
+    const parsed = this.#parse(payload);
+    return "error" in parsed ? parsed.error : fail(parsed.id, parsed.name, "failed", reason, parsed.body);
+  }
+
+  #parse(payload: Uint8Array): { body: JsonObject; id: string | null; name: string | null } | { error: CommandOutcome } {
+    let request: unknown;
+    try {
+      request = JSON.parse(decodeUtf8(payload, 0, payload.length));
+    } catch (e) {
+      return { error: fail(null, null, "malformed_json", `payload is not JSON: ${message(e)}`) };
+    }
+    if (typeof request !== "object" || request === null || Array.isArray(request)) {
+      return { error: fail(null, null, "invalid_request", "payload must be a JSON object") };
+    }
+    const body = request as JsonObject;
+    const rawId = body[this.#format.idField];
+    const id = typeof rawId === "string" || typeof rawId === "number" ? String(rawId) : null;
+    const rawName = body[this.#format.nameField];
+    return { body, id, name: typeof rawName === "string" ? rawName : null };
   }
 }
 

@@ -30,6 +30,11 @@ export interface CommandOptions {
   dispatcher: CommandDispatcher;
   /** Turns an outcome into the product's response, or undefined where the product has none. */
   respond(outcome: CommandOutcome): Publication | undefined;
+  /**
+   * Most commands waiting behind a slow one (default 8). Beyond it a command is answered at
+   * once with a "failed" outcome saying the device is busy, so a flood cannot exhaust memory.
+   */
+  maxPending?: number;
 }
 
 export interface DeviceOptions {
@@ -53,6 +58,7 @@ export class Device {
   readonly #options: DeviceOptions;
   /** Commands run one at a time, so responses leave in the order the commands arrived. */
   #commandChain: Promise<void> = Promise.resolve();
+  #pending = 0;
 
   constructor(client: MqttClient, options: DeviceOptions) {
     this.client = client;
@@ -64,7 +70,12 @@ export class Device {
     if (commands) {
       // Subscribed once: the client re-subscribes after a lost session by itself.
       client.subscribe(commands.topic, { qos: commands.qos }, (m) => {
-        this.#commandChain = this.#commandChain.then(() => this.#command(commands, m));
+        if (this.#pending >= (commands.maxPending ?? 8)) {
+          void this.#answer(commands, commands.dispatcher.refuse(m.payload, `device busy: ${this.#pending} commands pending`));
+          return;
+        }
+        this.#pending++;
+        this.#commandChain = this.#commandChain.then(() => this.#command(commands, m)).finally(() => { this.#pending--; });
       })
         .catch((e) => this.#report("command_rejected", `cannot subscribe to ${commands.topic}: ${String(e)}`));
     }
@@ -82,7 +93,10 @@ export class Device {
   }
 
   async #command(commands: CommandOptions, m: Message): Promise<void> {
-    const outcome = await commands.dispatcher.dispatch(m.payload);
+    await this.#answer(commands, await commands.dispatcher.dispatch(m.payload));
+  }
+
+  async #answer(commands: CommandOptions, outcome: CommandOutcome): Promise<void> {
     if (!outcome.ok) this.#report("command_rejected", `${outcome.error?.code}: ${outcome.error?.message}`);
     let response: Publication | undefined;
     try {

@@ -20,10 +20,11 @@ for (const [name, start] of brokers) {
     before(async () => { broker = await start(); });
     after(async () => { await closeAll(); await broker.stop(); });
 
-    function device(id: string, reports: string[] = []): Device {
+    function device(id: string, reports: string[] = [], gate?: Promise<void>): Device {
       const status: StatusOptions = { topic: `d/${id}/status`, qos: 1, online: () => ({ state: "online" }), offline: { state: "offline" } };
       const dispatcher = new CommandDispatcher({ idField: "id", nameField: "command" })
-        .register("echo", { run: (r) => ({ said: r.text ?? null }) });
+        .register("echo", { run: (r) => ({ said: r.text ?? null }) })
+        .register("slow", { run: async (r) => { await gate; return { n: r.n ?? null }; } });
       const c = client(broker.port, { will: willFor(status), keepalive: 30 });
       return new Device(c, {
         status,
@@ -77,6 +78,25 @@ for (const [name, start] of brokers) {
       assert.match(JSON.parse(responses.texts()[1]).error, /^malformed_json: payload is not JSON/);
       assert.equal(reports.filter((r) => r.startsWith("command_rejected")).length, 3);
       assert.equal(dev.client.connected, true);
+    });
+
+    it("answers a flood behind a slow command with busy errors instead of queueing without bound", async () => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => { open = resolve; });
+      const dev = device("b1", [], gate);
+      await dev.client.connect();
+      const backend = client(broker.port);
+      await backend.connect();
+      const responses = new Inbox(backend);
+      await backend.subscribe("d/b1/response", { qos: 1 });
+      for (let n = 1; n <= 12; n++) await backend.publish("d/b1/cmd", JSON.stringify({ id: `s${n}`, command: "slow", n }), { qos: 1 });
+      await responses.waitFor(4);
+      assert.deepEqual(responses.texts().map((t) => JSON.parse(t)).map((r) => [r.id, r.error]),
+        [9, 10, 11, 12].map((n) => [`s${n}`, "failed: device busy: 8 commands pending"]));
+      open();
+      await responses.waitFor(12);
+      assert.deepEqual(responses.texts().slice(4).map((t) => JSON.parse(t)).map((r) => [r.id, r.success]),
+        [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`s${n}`, true]));
     });
   });
 }
