@@ -98,12 +98,19 @@ export class ProductSchemas {
   constructor(product: string) {
     this.product = product;
     const dir = path.join(PRODUCTS_DIR, product, "schemas");
-    const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as { messages: IndexEntry[] };
+    const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as
+      { messages: IndexEntry[]; placeholders?: Record<string, { pattern: string }> };
     this.entries = index.messages;
     const ajv = new Ajv({ strict: true, allErrors: true });
     for (const entry of this.entries) {
       this.#validators.set(entry.message, ajv.compile(JSON.parse(fs.readFileSync(path.join(dir, entry.schema), "utf8"))));
-      const pattern = entry.topic.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/+#]+");
+      // A placeholder matches what index.json allows for it (a prefix may span several levels).
+      const pattern = entry.topic.split(/(\{[^}]+\})/).map((part) => {
+        const name = /^\{([^}]+)\}$/.exec(part)?.[1];
+        if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+        const allowed = index.placeholders?.[name]?.pattern.replace(/^\^/, "").replace(/\$$/, "");
+        return allowed ? `(?:${allowed})` : "[^/+#]+";
+      }).join("");
       this.#patterns.set(entry, new RegExp(`^${pattern}$`));
     }
   }

@@ -1,0 +1,101 @@
+// A simulated household on the meter: a standby base load, a fridge compressor cycling,
+// lighting that follows the hour of the day, and appliances (kettle, cooker, washing
+// machine) switching on at random with a time-of-day profile; ±2 % noise on the current,
+// and a 230 V supply drifting slowly by a few volts and sagging a little under load.
+// Driven only by host.now() and host.random() at each reading (no timers of its own), so a
+// seeded host repeats a run exactly. An open relay disconnects the load: current 0.
+
+import { SimulatedRelay } from "../../device/hardware.js";
+import type { ProductHost } from "../../device/product.js";
+import type { MeterHardware, Reading } from "./hardware.js";
+
+interface Appliance {
+  name: string;
+  /** Current drawn while on, A. */
+  amps: number;
+  /** Mean running time, ms. */
+  meanOnMs: number;
+  /** Mean starts per hour at the given hour of the day (0-23, UTC). */
+  startsPerHour(hour: number): number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+const evening = (h: number) => h >= 18 && h < 23;
+const mealtime = (h: number) => (h >= 6 && h < 9) || (h >= 12 && h < 14) || (h >= 17 && h < 20);
+
+/** A plausible single-phase household (kettle 2 kW, cooker 1.4 kW, washing machine ~1 kW). */
+export const HOUSEHOLD: readonly Appliance[] = [
+  { name: "fridge", amps: 0.7, meanOnMs: 12 * MINUTE, startsPerHour: () => 1.6 },
+  { name: "lights", amps: 0.9, meanOnMs: 40 * MINUTE, startsPerHour: (h) => (evening(h) ? 2 : h >= 7 && h < 18 ? 0.3 : 0.05) },
+  { name: "tv", amps: 0.5, meanOnMs: 90 * MINUTE, startsPerHour: (h) => (evening(h) ? 0.6 : 0.05) },
+  { name: "kettle", amps: 8.7, meanOnMs: 3 * MINUTE, startsPerHour: (h) => (mealtime(h) ? 0.8 : 0.1) },
+  { name: "cooker", amps: 6.1, meanOnMs: 30 * MINUTE, startsPerHour: (h) => (mealtime(h) ? 0.4 : 0.01) },
+  { name: "washer", amps: 4.5, meanOnMs: 60 * MINUTE, startsPerHour: (h) => (h >= 8 && h < 20 ? 0.05 : 0) },
+];
+
+const STANDBY_AMPS = 0.25;
+/** A first reading (or one after a long pause) does not replay hours of switching. */
+const MAX_STEP_MS = 10 * MINUTE;
+
+export class SimulatedMeterHardware implements MeterHardware {
+  readonly relay = new SimulatedRelay();
+  readonly #host: Pick<ProductHost, "now" | "random">;
+  readonly #appliances: readonly Appliance[];
+  /** When each running appliance stops (ms since epoch); absent while off. */
+  readonly #runningUntil = new Map<string, number>();
+  #lastAt: number | undefined;
+
+  constructor(host: Pick<ProductHost, "now" | "random">, appliances: readonly Appliance[] = HOUSEHOLD) {
+    this.#host = host;
+    this.#appliances = appliances;
+  }
+
+  /** Names of the appliances running at the last reading. */
+  get running(): string[] {
+    return [...this.#runningUntil.keys()];
+  }
+
+  measure(): Reading {
+    const now = this.#host.now();
+    this.#advance(now);
+    const voltage = this.#voltage(now);
+    if (!this.relay.on) return { voltage, current: 0 };
+    let amps = STANDBY_AMPS;
+    for (const a of this.#appliances) if (this.#runningUntil.has(a.name)) amps += a.amps;
+    const noisy = amps * (1 + (this.#host.random() - 0.5) * 0.04);
+    // The supply sags about 0.1 V per ampere through the service cable.
+    return { voltage: voltage - 0.1 * noisy, current: Math.max(0, noisy) };
+  }
+
+  rssi(): number {
+    return Math.round(-64 + (this.#host.random() - 0.5) * 8);
+  }
+
+  /** Switches appliances on and off for the time since the last reading (Poisson starts). */
+  #advance(now: number): void {
+    const dt = this.#lastAt === undefined ? 0 : Math.min(Math.max(0, now - this.#lastAt), MAX_STEP_MS);
+    this.#lastAt = now;
+    const hour = Math.floor((now % (24 * HOUR)) / HOUR);
+    for (const a of this.#appliances) {
+      const until = this.#runningUntil.get(a.name);
+      if (until !== undefined) {
+        if (now >= until) this.#runningUntil.delete(a.name);
+        continue;
+      }
+      const chance = 1 - Math.exp(-a.startsPerHour(hour) * dt / HOUR);
+      if (this.#host.random() < chance) {
+        // Exponential running time, at least a minute.
+        const run = Math.max(MINUTE, -Math.log(1 - this.#host.random()) * a.meanOnMs);
+        this.#runningUntil.set(a.name, now + run);
+      }
+    }
+  }
+
+  #voltage(now: number): number {
+    // A slow daily swing of ±4 V (lowest at the evening peak) and ±0.5 V of noise.
+    const phase = (2 * Math.PI * (now % (24 * HOUR))) / (24 * HOUR);
+    return 230 + 4 * Math.cos(phase - 0.6) + (this.#host.random() - 0.5);
+  }
+}
