@@ -5,6 +5,9 @@
 import * as net from "node:net";
 import type { Socket, SocketCallbacks, SocketOptions } from "../../modules/mqtt/io.js";
 
+/** How long close() waits for already-written bytes to drain before giving up on them. */
+const CLOSE_FLUSH_MS = 2_000;
+
 /** Options shared by the node sockets: the io.ts contract plus `address`/`nodelay`. */
 export interface NodeSocketOptions extends Partial<SocketCallbacks> {
   host?: string;
@@ -122,12 +125,26 @@ export abstract class NodeStreamSocket implements Socket {
     return this.#writable;
   }
 
+  /**
+   * Bytes write() already accepted still go out (a DISCONNECT after a burst must reach the
+   * broker, or it publishes the will): end() flushes them, then sends FIN. A peer that never
+   * drains gets the socket destroyed after CLOSE_FLUSH_MS.
+   */
   close(): void {
     this.#done = true;
     this.#chunks = [];
     this.#queued = 0;
     this.#head = 0;
-    this.#socket?.destroy();
+    const socket = this.#socket;
+    if (!socket || socket.destroyed) return;
+    if (!this.#connected || socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 
   // Several writes often flush together; tell the owner once.

@@ -233,6 +233,43 @@ describe("node host: TCPSocket", () => {
     assert.deepEqual(probe.writableCounts, []);
   });
 
+  it("close() still delivers every byte write() accepted, even to a peer that is not reading yet", async () => {
+    // The peer reads nothing until the client has closed, so the kernel's buffers fill and
+    // written bytes wait inside node: exactly what a DISCONNECT after a burst looks like.
+    let peer!: net.Socket;
+    const slow = net.createServer((s) => { peer = s; s.pause(); });
+    const slowPort = await listen(slow);
+    try {
+      const probe = new Probe(tcp, { port: slowPort });
+      let written = 0;
+      let stalled!: () => void;
+      const stall = new Promise<void>((resolve) => { stalled = resolve; });
+      let quiet: ReturnType<typeof setTimeout> | undefined;
+      const chunk = Buffer.alloc(16 * 1024, 7);
+      probe.on("writable", (count: number) => {
+        let budget = count;
+        while (budget > 0) {
+          const size = Math.min(budget, chunk.length);
+          budget = probe.socket.write(chunk.subarray(0, size)) as number;
+          written += size;
+        }
+        clearTimeout(quiet);
+        quiet = setTimeout(stalled, 200); // no budget back for a while: the buffers are full
+      });
+      await stall;
+      probe.socket.close();
+      let received = 0;
+      peer.on("data", (d: Buffer) => { received += d.length; });
+      const ended = once(peer, "end");
+      peer.resume();
+      await ended;
+      assert.equal(received, written);
+    } finally {
+      peer?.destroy();
+      slow.close();
+    }
+  });
+
   it("close() suppresses further callbacks", async () => {
     const probe = new Probe(tcp, { port });
     await probe.connected();
