@@ -2,8 +2,9 @@
 // code generation: modules/products/<name>/validators.ts, one export per message the device
 // receives (index.json direction "subscribe"), named in camelCase (command-set-pump ->
 // commandSetPump). The output is plain code with no imports, so it runs on XS: ajv's runtime
-// helper for minLength/maxLength (ucs2length) is inlined. Run by `npm run build`; the
-// generated files are not committed.
+// helper for minLength/maxLength (ucs2length) is inlined. The
+// generated files are not committed; `npm ci` (prepare) and `npm run build` write them, so
+// mcconfig finds them in a fresh clone once its packages are installed.
 //
 //   node scripts/gen-validators.mjs
 
