@@ -254,7 +254,8 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
 
       it("connects and publishes messages that keep the product's contract", async () => {
         await sim!.waitFor(/connected sessionPresent/, 30_000);
-        await tap.waitFor(() => tap.seen.length >= 2, 30_000);
+        // dese publishes its first telemetry 30 s after connecting (its default interval).
+        await tap.waitFor(() => tap.seen.length >= 2, 45_000);
       });
 
       it("answers the companion's example command", async () => {
