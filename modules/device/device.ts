@@ -31,8 +31,9 @@ export interface CommandOptions {
   /** Turns an outcome into the product's response, or undefined where the product has none. */
   respond(outcome: CommandOutcome): Publication | undefined;
   /**
-   * Most commands waiting behind a slow one (default 8). Beyond it a command is answered at
-   * once with a "failed" outcome saying the device is busy, so a flood cannot exhaust memory.
+   * Most commands waiting behind a slow one (default 32; a burst arriving in one read counts
+   * whole). Beyond it a command is answered at once with a "failed" outcome saying the device
+   * is busy, so a flood cannot exhaust memory.
    */
   maxPending?: number;
 }
@@ -70,8 +71,8 @@ export class Device {
     if (commands) {
       // Subscribed once: the client re-subscribes after a lost session by itself.
       client.subscribe(commands.topic, { qos: commands.qos }, (m) => {
-        if (this.#pending >= (commands.maxPending ?? 8)) {
-          void this.#answer(commands, commands.dispatcher.refuse(m.payload, `device busy: ${this.#pending} commands pending`));
+        if (this.#pending >= (commands.maxPending ?? 32)) {
+          this.#answer(commands, commands.dispatcher.refuse(m.payload, `device busy: ${this.#pending} commands pending`));
           return;
         }
         this.#pending++;
@@ -93,10 +94,10 @@ export class Device {
   }
 
   async #command(commands: CommandOptions, m: Message): Promise<void> {
-    await this.#answer(commands, await commands.dispatcher.dispatch(m.payload));
+    this.#answer(commands, await commands.dispatcher.dispatch(m.payload));
   }
 
-  async #answer(commands: CommandOptions, outcome: CommandOutcome): Promise<void> {
+  #answer(commands: CommandOptions, outcome: CommandOutcome): void {
     if (!outcome.ok) this.#report("command_rejected", `${outcome.error?.code}: ${outcome.error?.message}`);
     let response: Publication | undefined;
     try {
@@ -106,7 +107,9 @@ export class Device {
       this.#report("command_rejected", `response formatting failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    if (response) await this.publish(response);
+    // Not awaited: the client sends publishes in call order, so responses keep the commands'
+    // order without the next command waiting for this one's PUBACK.
+    if (response) void this.publish(response);
   }
 
   #report(kind: "command_rejected" | "publish_failed", detail: string): void {

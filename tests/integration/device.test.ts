@@ -32,6 +32,7 @@ for (const [name, start] of brokers) {
           topic: `d/${id}/cmd`,
           qos: 1,
           dispatcher,
+          maxPending: 8,
           respond: (o) => ({
             topic: `d/${id}/response`, qos: 1, retain: false,
             payload: { id: o.id, success: o.ok, response: o.result ?? null, error: o.error ? `${o.error.code}: ${o.error.message}` : null },
