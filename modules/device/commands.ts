@@ -59,10 +59,23 @@ export class CommandDispatcher {
   }
 
   /** Handles one command message's payload; never throws. */
-  async dispatch(payload: Uint8Array): Promise<CommandOutcome> {
+  dispatch(payload: Uint8Array): Promise<CommandOutcome> {
+    return this.#dispatch(payload);
+  }
+
+  /**
+   * The same, for a topic that names its action (e.g. bess/system/reset): runs command `name`
+   * whatever the payload's name field says.
+   */
+  dispatchAs(name: string, payload: Uint8Array): Promise<CommandOutcome> {
+    return this.#dispatch(payload, name);
+  }
+
+  async #dispatch(payload: Uint8Array, fixedName?: string): Promise<CommandOutcome> {
     const parsed = this.#parse(payload);
-    if ("error" in parsed) return parsed.error;
-    const { body, id, name } = parsed;
+    if ("error" in parsed) return fixedName === undefined ? parsed.error : { ...parsed.error, command: fixedName };
+    const { body, id } = parsed;
+    const name = fixedName ?? parsed.name;
     const envelopeError = this.#format.validateEnvelope?.(body);
     if (envelopeError) return fail(id, name, "invalid_request", envelopeError, body);
     const spec = name === null ? undefined : this.#commands.get(name);

@@ -28,6 +28,19 @@ function dispatcher(): { d: CommandDispatcher; ran: JsonObject[] } {
 }
 
 describe("device: command dispatch", () => {
+  it("dispatchAs runs the command a topic names, with the same outcomes", async () => {
+    const { d, ran } = dispatcher();
+    const ok = await d.dispatchAs("set_pump", bytes('{"command_id":"t1","parameters":{"state":"off"}}'));
+    assert.deepEqual([ok.ok, ok.id, ok.command, ok.result], [true, "t1", "set_pump", { pump_state: "off" }]);
+    assert.equal(ran.length, 1);
+    const bad = await d.dispatchAs("set_pump", bytes('{"command_id":"t2","command":"reboot","parameters":{"state":"up"}}'));
+    assert.deepEqual([bad.ok, bad.command, bad.error?.code], [false, "set_pump", "invalid_parameters"]);
+    const garbled = await d.dispatchAs("set_pump", bytes("{nope"));
+    assert.deepEqual([garbled.command, garbled.error?.code], ["set_pump", "malformed_json"]);
+    assert.equal((await d.dispatchAs("launch", bytes('{"command_id":"t3"}'))).error?.code, "unknown_command");
+    assert.equal(ran.length, 1);
+  });
+
   it("runs a valid command and echoes its id with the result", async () => {
     const { d, ran } = dispatcher();
     const out = await d.dispatch(bytes('{"command_id":"c1","command":"set_pump","parameters":{"state":"on"}}'));

@@ -25,8 +25,6 @@ import { ActionCode, RequestErrorCode, StatusCode } from "./codes.js";
 import { evaluate } from "./conditions.js";
 import type { AlarmDetail, Severity } from "./conditions.js";
 import type { BessHardware, Mode, ModeLimits } from "./hardware.js";
-import { handleInbound } from "./inbound.js";
-import type { InboundSpec } from "./inbound.js";
 import { LinkErrors } from "./link.js";
 import { reconnectOptions, SETTINGS_DEFAULTS, SETTINGS_KEY, settingsPatch, settingsValidator } from "./settings.js";
 import type { BessSettings } from "./settings.js";
@@ -86,6 +84,8 @@ class BessController implements BessProduct {
   readonly #telemetry: Periodic;
   readonly #link: LinkErrors;
   readonly #dispatcher: CommandDispatcher;
+  /** config, reset and firmware_update: each on its own topic, which names the action. */
+  readonly #topicActions: CommandDispatcher;
   readonly #validate = {
     command: schema(controlCommand),
     config: schema(controlConfig),
@@ -131,6 +131,10 @@ class BessController implements BessProduct {
     });
     this.#dispatcher = new CommandDispatcher({ idField: "request_id", nameField: "command", validateEnvelope: (r) => this.#notMine(r) })
       .register("set_mode", { validate: this.#validate.command, run: (r) => this.#setMode(r) });
+    this.#topicActions = new CommandDispatcher({ idField: "request_id", nameField: "command", validateEnvelope: (r) => this.#notMine(r) })
+      .register("config", { validate: this.#validate.config, run: (r) => this.#configure(r) })
+      .register("reset", { validate: this.#validate.reset, run: (r) => this.#reset(r) })
+      .register("firmware_update", { validate: this.#validate.firmware, run: (r) => this.#firmware(r) });
     hardware.setMode("idle", this.#limits);
     this.#session = this.#newSession();
   }
@@ -198,10 +202,10 @@ class BessController implements BessProduct {
     client.on("disconnected", (d) => {
       if (d.error) this.#host.log(`W mqtt_client: Disconnected from MQTT broker: ${d.error.message}`);
     });
-    const inbound = (topic: string, qos: 1 | 2, spec: InboundSpec) => {
+    const inbound = (topic: string, qos: 1 | 2, action: string) => {
       client.subscribe(topic, { qos }, (m) => {
         this.#inboundChain = this.#inboundChain.then(async () => {
-          const outcome = await handleInbound(spec, m.payload);
+          const outcome = await this.#topicActions.dispatchAs(action, m.payload);
           if (!outcome.ok && !outcome.error?.message.includes(NOT_MINE)) {
             this.logs.warning("controller", `Request rejected: ${outcome.error?.code}: ${outcome.error?.message}`);
           }
@@ -210,9 +214,9 @@ class BessController implements BessProduct {
         });
       }).catch((e: unknown) => this.#subscribeFailed(topic, e));
     };
-    inbound(this.topics.controlConfig, 1, { name: "config", envelope: (r) => this.#notMine(r), validate: this.#validate.config, run: (r) => this.#configure(r) });
-    inbound(this.topics.systemReset, 2, { name: "reset", envelope: (r) => this.#notMine(r), validate: this.#validate.reset, run: (r) => this.#reset(r) });
-    inbound(this.topics.firmwareUpdate, 2, { name: "firmware_update", envelope: (r) => this.#notMine(r), validate: this.#validate.firmware, run: (r) => this.#firmware(r) });
+    inbound(this.topics.controlConfig, 1, "config");
+    inbound(this.topics.systemReset, 2, "reset");
+    inbound(this.topics.firmwareUpdate, 2, "firmware_update");
     return { client, device };
   }
 
