@@ -1,5 +1,9 @@
 // Outbox persistence in a file: an append-only log of JSON lines, one per put or delete,
-// so each operation is a single small append. load() replays the log and compacts it.
+// so each operation is a single small append. The log is rewritten with only the live puts
+// at load() and whenever it grows past max(compactAtBytes, 2 x live bytes), so after every
+// operation the file is at most that size (during one, plus a line, and the live bytes
+// again in the temp file). A rewrite of an N-byte log comes after at least N/2 bytes
+// appended or deleted since the last one, so its cost is amortised O(1) per operation.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -11,35 +15,73 @@ type PutRecord = {
 };
 type DeleteRecord = { op: "del"; seq: number };
 
+export type FileStoreOptions = {
+  /** The log is never compacted below this size in bytes (default 64 KiB), so a small
+   * outbox is not rewritten every few messages. */
+  compactAtBytes?: number;
+};
+
 export class FileStore implements OutboxStore {
   readonly path: string;
-  // Set once the file is known to end on a line boundary, so an append never glues itself
-  // onto a line a crash left truncated.
-  #clean = false;
+  readonly compactAtBytes: number;
+  // Byte length of each live seq's put line; undefined until the log has been read once.
+  // Sizes only: the session holds the messages, and a rewrite re-reads them from the log.
+  #live: Map<number, number> | undefined;
+  #liveBytes = 0;
+  #logBytes = 0;
 
-  constructor(filePath: string) {
+  constructor(filePath: string, options: FileStoreOptions = {}) {
     this.path = path.resolve(filePath);
+    this.compactAtBytes = options.compactAtBytes ?? 64 * 1024;
     fs.mkdirSync(path.dirname(this.path), { recursive: true });
   }
 
   load(): StoredMessage[] {
+    return this.#compact();
+  }
+
+  /** Also updates: a later put with the same seq (e.g. now released) replaces the earlier one. */
+  put(message: StoredMessage): void {
+    const bytes = this.#append(toRecord(message));
+    this.#liveBytes += bytes - (this.#live!.get(message.seq) ?? 0);
+    this.#live!.set(message.seq, bytes);
+    this.#compactIfLarge();
+  }
+
+  delete(seq: number): void {
+    this.#append({ op: "del", seq });
+    this.#liveBytes -= this.#live!.get(seq) ?? 0;
+    this.#live!.delete(seq);
+    this.#compactIfLarge();
+  }
+
+  #compactIfLarge(): void {
+    if (this.#logBytes > Math.max(this.compactAtBytes, 2 * this.#liveBytes)) this.#compact();
+  }
+
+  /** Replays the log, rewrites it with only the live puts and returns them in seq order. */
+  #compact(): StoredMessage[] {
     const live = new Map<number, StoredMessage>();
     for (const record of this.#records()) {
       if (record.op === "del") live.delete(record.seq);
       else live.set(record.seq, toMessage(record));
     }
     const messages = [...live.values()].sort((a, b) => a.seq - b.seq);
-    this.#compact(messages);
+    this.#live = new Map();
+    let text = "";
+    for (const message of messages) {
+      const line = JSON.stringify(toRecord(message)) + "\n";
+      this.#live.set(message.seq, Buffer.byteLength(line));
+      text += line;
+    }
+    this.#liveBytes = this.#logBytes = Buffer.byteLength(text);
+    if (text === "" && !fs.existsSync(this.path)) return messages;
+    // Temp + rename keeps the old log intact if we crash here. The new file ends on a line
+    // boundary, so later appends never glue onto a line a crash left truncated.
+    const temp = `${this.path}.tmp`;
+    fs.writeFileSync(temp, text);
+    fs.renameSync(temp, this.path);
     return messages;
-  }
-
-  /** Also updates: a later put with the same seq (e.g. now released) replaces the earlier one. */
-  put(message: StoredMessage): void {
-    this.#append(toRecord(message));
-  }
-
-  delete(seq: number): void {
-    this.#append({ op: "del", seq });
   }
 
   #records(): Array<PutRecord | DeleteRecord> {
@@ -66,26 +108,15 @@ export class FileStore implements OutboxStore {
     return records;
   }
 
-  // Rewrite with only live puts; temp + rename keeps the old log intact if we crash here.
-  #compact(messages: StoredMessage[]): void {
-    const text = messages.map((m) => JSON.stringify(toRecord(m)) + "\n").join("");
-    if (text === "" && !fs.existsSync(this.path)) {
-      this.#clean = true;
-      return;
-    }
-    const temp = `${this.path}.tmp`;
-    fs.writeFileSync(temp, text);
-    fs.renameSync(temp, this.path);
-    this.#clean = true;
-  }
-
-  #append(record: PutRecord | DeleteRecord): void {
-    let line = JSON.stringify(record) + "\n";
-    if (!this.#clean) {
-      if (!endsWithNewline(this.path)) line = "\n" + line;
-      this.#clean = true;
-    }
+  /** Returns the line's length in bytes. The first write of a process compacts first, to
+   * learn the live sizes and end the file on a line boundary. */
+  #append(record: PutRecord | DeleteRecord): number {
+    if (this.#live === undefined) this.#compact();
+    const line = JSON.stringify(record) + "\n";
     fs.appendFileSync(this.path, line);
+    const bytes = Buffer.byteLength(line);
+    this.#logBytes += bytes;
+    return bytes;
   }
 }
 
@@ -122,24 +153,4 @@ function isRecord(value: unknown): value is PutRecord | DeleteRecord {
     (r.qos === 1 || r.qos === 2) && typeof r.retain === "boolean" &&
     (r.id === undefined || typeof r.id === "number") &&
     (r.released === undefined || typeof r.released === "boolean");
-}
-
-/** True for a missing or empty file too: nothing to separate from. */
-function endsWithNewline(file: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw error;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return true;
-    const last = Buffer.alloc(1);
-    fs.readSync(fd, last, 0, 1, size - 1);
-    return last[0] === 0x0a;
-  } finally {
-    fs.closeSync(fd);
-  }
 }

@@ -41,8 +41,17 @@ export interface CommandOptions {
 export interface DeviceOptions {
   status: StatusOptions;
   commands?: CommandOptions;
-  /** Where the device layer reports what it did with bad input (the product's log or error topic). */
-  report?(event: { kind: "command_rejected" | "publish_failed"; detail: string }): void;
+  /**
+   * Where the device layer reports what it did with bad input, and when the broker refuses
+   * or later grants a subscription (the device is deaf to it meanwhile): the product's log,
+   * error topic or alert.
+   */
+  report?(event: DeviceEvent): void;
+}
+
+export interface DeviceEvent {
+  kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored";
+  detail: string;
 }
 
 /** The will to put in the client's options, matching the device's status topic. */
@@ -60,12 +69,22 @@ export class Device {
   /** Commands run one at a time, so responses leave in the order the commands arrived. */
   #commandChain: Promise<void> = Promise.resolve();
   #pending = 0;
+  #refused = new Set<string>();
 
   constructor(client: MqttClient, options: DeviceOptions) {
     this.client = client;
     this.#options = options;
     client.on("connected", () => {
       void this.publish({ topic: options.status.topic, payload: options.status.online(), qos: options.status.qos, retain: true });
+    });
+    // The client keeps asking for a refused filter; the product learns it is deaf, and when it hears again.
+    client.on("suback", ({ filter, code, retryInMs }) => {
+      if (code === 0x80) {
+        this.#refused.add(filter);
+        this.#report("subscribe_refused", `${filter}: refused by the broker; retrying in ${retryInMs} ms`);
+      } else if (this.#refused.delete(filter)) {
+        this.#report("subscribe_restored", `${filter}: granted QoS ${code}`);
+      }
     });
     const commands = options.commands;
     if (commands) {
@@ -80,6 +99,11 @@ export class Device {
       })
         .catch((e) => this.#report("command_rejected", `cannot subscribe to ${commands.topic}: ${String(e)}`));
     }
+  }
+
+  /** Filters the broker currently refuses: the device hears nothing on them. */
+  get refusedFilters(): ReadonlySet<string> {
+    return this.#refused;
   }
 
   /** Publishes JSON (or text); resolves false instead of throwing, after reporting why. */
@@ -112,7 +136,7 @@ export class Device {
     if (response) void this.publish(response);
   }
 
-  #report(kind: "command_rejected" | "publish_failed", detail: string): void {
+  #report(kind: DeviceEvent["kind"], detail: string): void {
     try {
       this.#options.report?.({ kind, detail });
     } catch {

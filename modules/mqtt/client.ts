@@ -2,10 +2,10 @@
 // reconnects with backoff, persists the outbox through a store, and gives the
 // application promises and events.
 
-import type { PublishPacket, QoS } from "./packets.js";
+import type { PublishPacket, QoS, Subscription } from "./packets.js";
 import { MqttError } from "./errors.js";
 import { Session } from "./session.js";
-import type { Action, SessionOptions } from "./session.js";
+import type { Action, Message, MessageHandler, SessionOptions } from "./session.js";
 import { Emitter } from "./emitter.js";
 import { MemoryStore } from "./io.js";
 import type { OutboxStore, Socket, SocketProvider, TimerLike } from "./io.js";
@@ -29,6 +29,11 @@ export interface ClientOptions extends SessionOptions {
   reconnect?: false | BackoffOptions;
   /** Keeps unacknowledged QoS >= 1 publishes across restarts; RAM by default. */
   store?: OutboxStore;
+  /**
+   * The reconnect backoff starts over only after a connection stayed up this long, so a
+   * broker that accepts and then drops us at once is not hammered. Default 10 s.
+   */
+  stableMs?: number;
 }
 
 export interface PublishOptions {
@@ -36,10 +41,7 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-/** A received message: the PUBLISH without its type tag (`id` present for QoS 1 and 2). */
-export type Message = Omit<PublishPacket, "type">;
-
-export type MessageHandler = (message: Message) => void;
+export type { Message, MessageHandler };
 
 export interface DisconnectInfo {
   /** Why the connection ended; absent after disconnect(). */
@@ -54,6 +56,11 @@ export type ClientEvents = {
   message: [Message];
   error: [MqttError];
   reconnecting: [{ attempt: number; delayMs: number }];
+  /**
+   * The broker's answer for one filter, on every SUBACK (retries included): the granted QoS,
+   * or 128 (refused) with the delay before the client asks again.
+   */
+  suback: [{ filter: string; code: number; retryInMs?: number }];
 };
 
 interface Pending {
@@ -73,6 +80,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   #socket: Socket | undefined;
   #socketUp = false;
   #writable = 0;
+  /** The socket reported bytes to read while writes were backed up; read them once they drain. */
+  #readPending = false;
   /** Bytes waiting for the socket, with the ops that resolve once they are written. */
   #out: Uint8Array[] = [];
   #enqueued = 0;
@@ -85,16 +94,20 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   #ops = new Map<number, Pending>();
   #nextOp = 1;
-  #handlers: { filter: string; handler: MessageHandler }[] = [];
+  /** Handlers routed by handle(), which subscribes to nothing; subscriptions live in the session. */
+  #routes: { filter: string; handler: MessageHandler }[] = [];
 
   #wanted = false;
   #attempt = 0;
+  #connectedAt = 0;
+  #sessionPresent = false;
   #connectWaiters: Pending[] = [];
   #disconnectWaiters: (() => void)[] = [];
   #tickTimer: unknown;
   #tickAt = 0;
   #retryTimer: unknown;
   #openTimer: unknown;
+  #closeTimer: unknown;
 
   constructor(options: ClientOptions) {
     super();
@@ -102,7 +115,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#now = options.now ?? Date.now;
     this.#timer = options.timer;
     this.#store = options.store ?? new MemoryStore();
-    this.session = new Session(options);
+    this.session = new Session({ maxUnwritten: 16 * 1024, ...options });
     this.session.restore(this.#store.load());
     this.onListenerError = (e) => this.#report(e instanceof MqttError ? e : new MqttError("INIT_FAILED", "a listener threw", undefined, e));
   }
@@ -111,62 +124,77 @@ export class MqttClient extends Emitter<ClientEvents> {
     return this.session.state === "connected";
   }
 
-  /** Connects, and keeps reconnecting until disconnect(). Resolves on the first CONNACK. */
+  /**
+   * Connects, and keeps reconnecting until disconnect(). Resolves on the first CONNACK (at
+   * once, with the last CONNACK's session flag, when already connected); rejects when
+   * disconnect() or abort() is called first or reconnecting gives up (maxAttempts).
+   */
   connect(): Promise<{ sessionPresent: boolean }> {
     return new Promise((resolve, reject) => {
       if (this.connected) {
-        resolve({ sessionPresent: false });
+        resolve({ sessionPresent: this.#sessionPresent });
         return;
       }
       this.#connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject });
       if (!this.#wanted) {
         this.#wanted = true;
         this.#attempt = 0;
-        this.#open();
+        // A socket still closing after disconnect() reconnects from #lost once it is gone.
+        if (!this.#socket) this.#guard(() => this.#open());
       }
     });
   }
 
-  /** Resolves when written for QoS 0, on PUBACK for QoS 1, on PUBCOMP for QoS 2. */
-  publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
+  /**
+   * Resolves when written for QoS 0, on PUBACK for QoS 1, on PUBCOMP for QoS 2. Across
+   * connection losses it stays pending while the client reconnects; disconnect() or abort()
+   * reject it with CLOSED, giving up (maxAttempts) with DISCONNECTED and the cause; a QoS 1/2
+   * message itself stays in the outbox for the next connect().
+   */
+  publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
     return this.#request((op) => {
-      const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
-      return this.session.publish({ topic, payload: bytes, qos: options.qos ?? 0, retain: options.retain ?? false }, this.#now(), op);
+      const bytes = toPayload(payload);
+      const o = options ?? {};
+      if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
+      return this.session.publish({ topic, payload: bytes, qos: o.qos ?? 0, retain: o.retain ?? false }, this.#now(), op);
     }) as Promise<void>;
   }
 
   /**
-   * Subscribes; resolves with the granted QoS per filter on SUBACK, rejects with
-   * SUBSCRIBE_FAILED if the broker refuses any. A handler, if given, receives the
-   * messages matching `filter`.
+   * Subscribes; resolves with the granted QoS per filter on SUBACK. If the broker refuses a
+   * filter it rejects with SUBSCRIBE_FAILED, yet the filter stays wanted: the client asks
+   * again with backoff and on every reconnect ("suback" events tell each answer) until
+   * unsubscribe(). A handler, if given, receives the messages matching the filters.
    */
   subscribe(filter: string | string[], options: { qos?: QoS } = {}, handler?: MessageHandler): Promise<number[]> {
-    const filters = Array.isArray(filter) ? filter : [filter];
-    if (handler) for (const f of filters) this.#handlers.push({ filter: f, handler });
-    return this.#request((op) =>
-      this.session.subscribe(filters.map((topic) => ({ topic, qos: options.qos ?? 0 })), this.#now(), op)) as Promise<number[]>;
+    return this.#request((op) => {
+      const qos = (options ?? {}).qos ?? 0;
+      const subs: Subscription[] = filters(filter).map((topic) => ({ topic, qos }));
+      return this.session.subscribe(subs, this.#now(), op, handler);
+    }) as Promise<number[]>;
   }
 
-  /** Unsubscribes and removes the handlers registered for these filters. */
-  unsubscribe(filter: string | string[]): Promise<void> {
-    const filters = Array.isArray(filter) ? filter : [filter];
-    this.#handlers = this.#handlers.filter((h) => !filters.includes(h.filter));
-    return this.#request((op) => this.session.unsubscribe(filters, this.#now(), op)) as Promise<void>;
+  /**
+   * With a handler, removes only that handler, and unsubscribes from the broker only the
+   * filters no other subscribe() holds. Without one, unsubscribes the filters for everyone.
+   */
+  unsubscribe(filter: string | string[], handler?: MessageHandler): Promise<void> {
+    return this.#request((op) => this.session.unsubscribe(filters(filter), this.#now(), op, handler)) as Promise<void>;
   }
 
   /** Routes messages matching `filter` to `handler` without subscribing (e.g. after a session resume). */
   handle(filter: string, handler: MessageHandler): () => void {
     const entry = { filter, handler };
-    this.#handlers.push(entry);
-    return () => { this.#handlers = this.#handlers.filter((h) => h !== entry); };
+    this.#routes.push(entry);
+    return () => { this.#routes = this.#routes.filter((h) => h !== entry); };
   }
 
-  /** Sends DISCONNECT, closes, and stops reconnecting. Unacknowledged messages stay in the store. */
+  /**
+   * Sends DISCONNECT, closes, and stops reconnecting. Every pending operation settles (see
+   * Session.abandon); unacknowledged QoS 1/2 messages stay in the store for the next connect.
+   */
   disconnect(): Promise<void> {
-    this.#wanted = false;
-    this.#clearTimer(this.#retryTimer);
-    this.#retryTimer = undefined;
-    for (const w of this.#connectWaiters.splice(0)) w.reject(new MqttError("CLOSED", "disconnect() called before the connection was made"));
+    this.#stop("disconnect() called");
     if (!this.#socket) return Promise.resolve();
     this.#epoch++;
     return new Promise((resolve) => {
@@ -180,14 +208,21 @@ export class MqttClient extends Emitter<ClientEvents> {
    * the will. Stops reconnecting; unacknowledged messages stay in the store.
    */
   abort(): void {
-    this.#wanted = false;
-    this.#clearTimer(this.#retryTimer);
-    this.#retryTimer = undefined;
-    for (const w of this.#connectWaiters.splice(0)) w.reject(new MqttError("CLOSED", "abort() called before the connection was made"));
+    this.#stop("abort() called");
     if (!this.#socket) return;
     this.#written = this.#enqueued; // nothing more reaches the wire
     this.#out = [];
     this.#close();
+  }
+
+  /** No more reconnecting; what waits for a connection settles now if none is open. */
+  #stop(why: string): void {
+    this.#wanted = false;
+    this.#clearTimer(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const error = new MqttError("CLOSED", `${why} before the operation completed`);
+    for (const w of this.#connectWaiters.splice(0)) w.reject(error);
+    if (!this.#socket) this.#run(this.session.abandon(error));
   }
 
   // ---- session plumbing ----
@@ -196,12 +231,15 @@ export class MqttClient extends Emitter<ClientEvents> {
     return new Promise((resolve, reject) => {
       const op = this.#nextOp++;
       this.#ops.set(op, { resolve, reject });
+      let actions: Action[];
       try {
-        this.#run(call(op));
+        actions = call(op);
       } catch (e) {
         this.#ops.delete(op);
         reject(e instanceof MqttError ? e : new MqttError("INVALID_ARGUMENT", String(e), undefined, e));
+        return;
       }
+      this.#run(actions);
     });
   }
 
@@ -232,7 +270,8 @@ export class MqttClient extends Emitter<ClientEvents> {
           this.#close(a.error);
           break;
         case "connected":
-          this.#attempt = 0;
+          this.#connectedAt = this.#now();
+          this.#sessionPresent = a.sessionPresent;
           connected = { sessionPresent: a.sessionPresent };
           break;
         case "message":
@@ -249,6 +288,14 @@ export class MqttClient extends Emitter<ClientEvents> {
           break;
         case "unstore":
           this.#persist(() => this.#store.delete(a.seq));
+          break;
+        case "error":
+          this.#report(a.error);
+          break;
+        case "suback":
+          this.emit("suback", a.retryInMs === undefined
+            ? { filter: a.filter, code: a.code }
+            : { filter: a.filter, code: a.code, retryInMs: a.retryInMs });
           break;
       }
     }
@@ -277,20 +324,43 @@ export class MqttClient extends Emitter<ClientEvents> {
   #deliver(packet: PublishPacket): void {
     const message: Message = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
     if (packet.id !== undefined) message.id = packet.id;
-    for (const h of this.#handlers) {
-      if (topicMatches(h.filter, packet.topic)) {
-        try {
-          h.handler(message);
-        } catch (e) {
-          this.#report(new MqttError("INIT_FAILED", `message handler for ${h.filter} threw`, undefined, e));
-        }
+    for (const [filter, wanted] of this.session.subscriptions) {
+      if (wanted.handlers.length && topicMatches(filter, packet.topic)) {
+        for (const handler of wanted.handlers) this.#call(handler, filter, message);
       }
     }
+    for (const r of this.#routes) if (topicMatches(r.filter, packet.topic)) this.#call(r.handler, r.filter, message);
     this.emit("message", message);
+  }
+
+  #call(handler: MessageHandler, filter: string, message: Message): void {
+    try {
+      handler(message);
+    } catch (e) {
+      this.#report(new MqttError("INIT_FAILED", `message handler for ${filter} threw`, undefined, e));
+    }
   }
 
   #report(error: MqttError): void {
     if (this.listenerCount("error")) this.emit("error", error);
+  }
+
+  /**
+   * Socket and timer callbacks run through here: nothing may escape into the platform's
+   * event loop. A fault of ours resets the connection, as a broken link would.
+   */
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      const error = e instanceof MqttError ? e : new MqttError("INTERNAL_ERROR", `unexpected fault: ${String(e)}`, undefined, e);
+      try {
+        if (this.#socket) this.#close(error);
+        else this.#report(error);
+      } catch {
+        // nothing sane is left to do; the next timer or socket event starts over
+      }
+    }
   }
 
   // ---- timers ----
@@ -308,7 +378,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#tickAt = at;
     this.#tickTimer = this.#timer.set(() => {
       this.#tickTimer = undefined;
-      this.#run(this.session.tick(this.#now()));
+      this.#guard(() => this.#run(this.session.tick(this.#now())));
     }, Math.max(0, at - this.#now()));
   }
 
@@ -322,15 +392,16 @@ export class MqttClient extends Emitter<ClientEvents> {
     const { io, ...providerOptions } = this.#options.socket;
     this.#socketUp = false;
     this.#writable = 0;
+    this.#readPending = false;
     try {
       this.#socket = new io({
         ...providerOptions,
         host: this.#options.host,
         port: this.#options.port ?? 1883,
         format: "buffer",
-        onReadable: (count: number) => this.#onReadable(count),
-        onWritable: (count: number) => this.#onWritable(count),
-        onError: (error?: unknown) => this.#onError(error),
+        onReadable: (count: number) => this.#guard(() => this.#onReadable(count)),
+        onWritable: (count: number) => this.#guard(() => this.#onWritable(count)),
+        onError: (error?: unknown) => this.#guard(() => this.#onError(error)),
       });
     } catch (e) {
       this.#socket = undefined;
@@ -339,7 +410,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     }
     this.#openTimer = this.#timer.set(() => {
       this.#openTimer = undefined;
-      if (!this.#socketUp) this.#close(new MqttError("TIMEOUT", `no connection to ${this.#options.host} within ${this.session.connectTimeoutMs} ms`));
+      if (!this.#socketUp) this.#guard(() => this.#close(new MqttError("TIMEOUT", `no connection to ${this.#options.host} within ${this.session.connectTimeoutMs} ms`)));
     }, this.session.connectTimeoutMs);
   }
 
@@ -354,10 +425,17 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#flush();
   }
 
-  #onReadable(count: number): void {
+  #onReadable(_count: number): void {
+    // While our writes are backed up, the broker's bytes wait in the socket (TCP then holds
+    // the broker back): reading on would only pile up acknowledgements we cannot send.
+    if (this.session.writeBlocked) {
+      this.#readPending = true;
+      return;
+    }
+    this.#readPending = false;
     const socket = this.#socket;
     if (!socket) return;
-    const data = socket.read(count);
+    const data = socket.read();
     if (!data || data.byteLength === 0) return;
     const now = this.#now();
     this.session.feed(new Uint8Array(data), now);
@@ -389,14 +467,14 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#flushScheduled = true;
     Promise.resolve().then(() => {
       this.#flushScheduled = false;
-      this.#flush();
+      this.#guard(() => this.#flush());
     });
   }
 
   /** Writes queued bytes, never more than the socket said it can take. */
   #flush(): void {
     const socket = this.#socket;
-    while (socket && this.#socketUp && this.#unwritten > 0 && this.#writable > 0) {
+    while (socket && this.#socket === socket && this.#socketUp && this.#unwritten > 0 && this.#writable > 0) {
       const n = Math.min(this.#writable, this.#unwritten);
       let chunk: Uint8Array;
       const first = this.#out[0];
@@ -431,17 +509,33 @@ export class MqttClient extends Emitter<ClientEvents> {
         const { op } = this.#writtenOps.shift() as { at: number; op: number };
         this.#settle(op, (p) => p.resolve(undefined));
       }
+      // Room in the write budget: the session may send what it held back.
+      this.#run(this.session.written(n, this.#now()));
     }
     if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
+    else if (this.#readPending && this.#socket && !this.session.writeBlocked) this.#onReadable(0);
   }
 
   /** Closes the socket; an error means the link failed, none means disconnect() finished. */
   #close(error?: MqttError): void {
     if (!error && this.#unwritten > 0 && this.#socketUp && this.#socket) {
-      this.#closeAfterFlush = true; // let DISCONNECT reach the wire first
+      // Let DISCONNECT reach the wire first, but not forever: a stalled link is cut.
+      if (!this.#closeAfterFlush) {
+        this.#closeAfterFlush = true;
+        this.#closeTimer = this.#timer.set(() => {
+          this.#closeTimer = undefined;
+          this.#guard(() => {
+            this.#written = this.#enqueued;
+            this.#out = [];
+            this.#close();
+          });
+        }, this.session.connectTimeoutMs);
+      }
       return;
     }
     this.#closeAfterFlush = false;
+    this.#clearTimer(this.#closeTimer);
+    this.#closeTimer = undefined;
     this.#epoch++;
     const socket = this.#socket;
     this.#socket = undefined;
@@ -458,24 +552,32 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   /** The connection is gone: fail what cannot survive it and decide whether to retry. */
   #lost(error?: MqttError): void {
-    this.#run(this.session.transportDown(this.#now()));
+    const now = this.#now();
+    this.#run(this.session.transportDown(now));
     // Bytes not yet written belong to the dead connection; QoS 0 "written" ops fail.
     this.#out = [];
     this.#enqueued = this.#written = 0;
+    this.#readPending = false;
     for (const { op } of this.#writtenOps.splice(0)) {
       this.#settle(op, (p) => p.reject(new MqttError("DISCONNECTED", "connection lost before the message was written")));
     }
     if (error) this.#report(error);
+    // Only a connection that lasted earns a fresh backoff: one dropped right after its
+    // CONNACK (say, by a message that kills it every time) must not retry at full speed.
+    if (this.#connectedAt && now - this.#connectedAt >= (this.#options.stableMs ?? 10_000)) this.#attempt = 0;
+    this.#connectedAt = 0;
     const retry = this.#wanted && this.#options.reconnect !== false && shouldRetry(this.#attempt, this.#options.reconnect || {});
     if (!this.#wanted || !retry) {
       const wasWanted = this.#wanted;
       this.#wanted = false;
+      const final = error ?? new MqttError("CLOSED", "disconnect() called before the operation completed");
+      // connect() learns the cause itself; operations learn the client stopped, with the cause kept.
+      this.#run(this.session.abandon(wasWanted
+        ? new MqttError("DISCONNECTED", `gave up reconnecting: ${final.message}`, undefined, final)
+        : new MqttError("CLOSED", "the client was stopped before the operation completed")));
       this.emit("disconnected", error ? { error } : {});
       for (const w of this.#disconnectWaiters.splice(0)) w();
-      if (wasWanted) {
-        const final = error ?? new MqttError("DISCONNECTED", "connection closed");
-        for (const w of this.#connectWaiters.splice(0)) w.reject(final);
-      }
+      for (const w of this.#connectWaiters.splice(0)) w.reject(final);
       return;
     }
     this.#attempt++;
@@ -484,7 +586,22 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.emit("reconnecting", { attempt: this.#attempt, delayMs });
     this.#retryTimer = this.#timer.set(() => {
       this.#retryTimer = undefined;
-      if (this.#wanted) this.#open();
+      if (this.#wanted) this.#guard(() => this.#open());
     }, delayMs);
   }
+}
+
+/** Plain JavaScript callers may pass anything: only strings and bytes are payloads. */
+function toPayload(payload: unknown): Uint8Array {
+  if (typeof payload === "string") return encodeUtf8(payload);
+  if (payload instanceof Uint8Array) return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  throw new MqttError("INVALID_ARGUMENT", `payload must be a string, Uint8Array or ArrayBuffer, not ${payload === null ? "null" : typeof payload}`);
+}
+
+function filters(filter: unknown): string[] {
+  const list = Array.isArray(filter) ? filter : [filter];
+  for (const f of list) if (typeof f !== "string") throw new MqttError("INVALID_ARGUMENT", `topic filter must be a string, not ${typeof f}`);
+  return list as string[];
 }

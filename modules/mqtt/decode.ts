@@ -13,6 +13,26 @@ import { topicNameError, topicFilterError } from "./topic.js";
 export interface DecoderOptions {
   /** Largest whole packet (fixed header included) accepted, in bytes. Default 256 KiB. */
   maxPacketSize?: number;
+  /**
+   * A PUBLISH over maxPacketSize is skipped as it streams in (never buffered) and reported
+   * as a SkippedPacket, so the session can acknowledge it and stay connected. Otherwise any
+   * packet over the limit is an error. Default false.
+   */
+  skipOversize?: boolean;
+}
+
+/** Progress through a skipped PUBLISH: the variable header is read, the payload discarded. */
+interface Skip {
+  packet: P.SkippedPacket;
+  /** Bytes of the packet still to consume. */
+  remaining: number;
+  /** -1 until both topic length bytes are read. */
+  topicLength: number;
+  /** Bytes read of the topic length, topic and id so far. */
+  headerRead: number;
+  /** Kept topic bytes; null when the topic alone exceeds maxPacketSize (reported as ""). */
+  topic: Uint8Array | null;
+  id: number;
 }
 
 /** A cursor over one packet's bytes. */
@@ -26,16 +46,20 @@ export class Decoder {
   #gather: Uint8Array | null = null;
   #filled = 0;
   #headerLength = 0;
+  #skipOversize: boolean;
+  #skip: Skip | null = null;
 
   constructor(options: DecoderOptions = {}) {
     this.maxPacketSize = options.maxPacketSize ?? 256 * 1024;
+    this.#skipOversize = options.skipOversize ?? false;
   }
 
   /**
    * Feeds a chunk; returns the packets it completes, in order. Throws MqttError on
    * malformed input, after appending to `out` the packets that preceded the fault.
    */
-  push(chunk: Uint8Array, out: Packet[] = []): Packet[] {
+  push<T extends Packet | P.SkippedPacket = Packet>(chunk: Uint8Array, out: T[] = []): T[] {
+    const sink = out as (Packet | P.SkippedPacket)[];
     let pos = 0;
     const end = chunk.length;
 
@@ -48,11 +72,20 @@ export class Decoder {
         const [headerLength, rl] = h;
         const head = this.#head;
         this.#head = [];
-        this.#startGather(headerLength, rl).set(head, 0);
-        this.#filled = headerLength;
+        if (headerLength + rl > this.maxPacketSize) {
+          this.#startSkip(head[0], headerLength, rl);
+        } else {
+          this.#startGather(headerLength, rl).set(head, 0);
+          this.#filled = headerLength;
+        }
         break;
       }
       if (this.#head.length) return out;
+    }
+
+    if (this.#skip) {
+      pos = this.#skipBytes(chunk, pos, end, sink);
+      if (this.#skip) return out;
     }
 
     if (this.#gather) {
@@ -63,7 +96,7 @@ export class Decoder {
       pos += n;
       if (this.#filled < gather.length) return out;
       this.#gather = null;
-      out.push(parsePacket(gather, 0, this.#headerLength, gather.length));
+      sink.push(parsePacket(gather, 0, this.#headerLength, gather.length));
     }
 
     while (pos < end) {
@@ -74,9 +107,13 @@ export class Decoder {
       }
       const [headerLength, rl] = h;
       const total = headerLength + rl;
-      if (total > this.maxPacketSize) throw tooLarge(total, this.maxPacketSize);
+      if (total > this.maxPacketSize) {
+        this.#startSkip(chunk[pos], headerLength, rl);
+        pos = this.#skipBytes(chunk, pos + headerLength, end, sink);
+        continue;
+      }
       if (pos + total <= end) {
-        out.push(parsePacket(chunk, pos, headerLength, pos + total));
+        sink.push(parsePacket(chunk, pos, headerLength, pos + total));
         pos += total;
       } else {
         this.#startGather(headerLength, rl).set(chunk.subarray(pos, end), 0);
@@ -89,13 +126,70 @@ export class Decoder {
 
   /** Bytes of an incomplete packet currently held. */
   get buffered(): number {
-    return this.#head.length + this.#filled * (this.#gather ? 1 : 0);
+    return this.#head.length + this.#filled * (this.#gather ? 1 : 0) + (this.#skip?.topic?.length ?? 0);
   }
 
   reset(): void {
     this.#head = [];
     this.#gather = null;
     this.#filled = 0;
+    this.#skip = null;
+  }
+
+  /** An oversize packet begins: skip it if it is a PUBLISH and skipping is on, else fail. */
+  #startSkip(first: number, headerLength: number, rl: number): void {
+    const total = headerLength + rl;
+    if (!this.#skipOversize || first >> 4 !== P.PUBLISH) throw tooLarge(total, this.maxPacketSize);
+    const qos = (first >> 1) & 3;
+    if (qos === 3) throw malformed("PUBLISH with QoS 3", "MQTT-3.3.1-4");
+    const dup = (first & 8) !== 0;
+    if (dup && qos === 0) throw malformed("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
+    this.#skip = {
+      packet: { type: P.SKIPPED, topic: "", qos: qos as QoS, dup, size: total },
+      remaining: rl, topicLength: -1, headerRead: 0, topic: null, id: 0,
+    };
+  }
+
+  /** Consumes bytes of the skipped PUBLISH from chunk[pos, end); returns the new position. */
+  #skipBytes(chunk: Uint8Array, pos: number, end: number, out: (Packet | P.SkippedPacket)[]): number {
+    const s = this.#skip as Skip;
+    const idLength = s.packet.qos > 0 ? 2 : 0;
+    // The variable header, byte by byte: it is small next to the payload being skipped.
+    while (pos < end && s.remaining > 0 && (s.topicLength < 0 || s.headerRead < 2 + s.topicLength + idLength)) {
+      const b = chunk[pos++];
+      s.remaining--;
+      const at = s.headerRead++;
+      if (at < 2) {
+        s.id = (s.id << 8) | b; // topic length accumulates here first
+        if (at === 1) {
+          s.topicLength = s.id;
+          s.id = 0;
+          if (2 + s.topicLength + idLength > s.remaining + 2) throw malformed("PUBLISH topic runs past the end of the packet", "MQTT-1.5.3");
+          if (s.topicLength <= this.maxPacketSize) s.topic = new Uint8Array(s.topicLength);
+        }
+      } else if (at < 2 + s.topicLength) {
+        if (s.topic) s.topic[at - 2] = b;
+      } else {
+        s.id = (s.id << 8) | b;
+      }
+    }
+    const n = Math.min(s.remaining, end - pos);
+    s.remaining -= n;
+    pos += n;
+    if (s.remaining > 0) return pos;
+    this.#skip = null;
+    const packet = s.packet;
+    if (s.topic) {
+      packet.topic = decodeUtf8(s.topic, 0, s.topic.length);
+      const e = topicNameError(packet.topic);
+      if (e) throw malformed(e[0], e[1]);
+    }
+    if (idLength) {
+      if (s.id === 0) throw malformed("packet identifier 0", "MQTT-2.3.1-1");
+      packet.id = s.id;
+    }
+    out.push(packet);
+    return pos;
   }
 
   #startGather(headerLength: number, rl: number): Uint8Array {

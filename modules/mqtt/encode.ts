@@ -111,8 +111,13 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   if (!(Number.isInteger(p.keepalive) && p.keepalive >= 0 && p.keepalive <= 0xffff)) throw invalid(`keepalive ${p.keepalive} out of range 0..65535`);
   if (p.clientId.length === 0 && !p.clean) throw invalid("an empty client id requires a clean session", "MQTT-3.1.3-7");
   if (p.password !== undefined && p.username === undefined) throw invalid("password without username", "MQTT-3.1.2-22");
+  const v31 = p.protocolVersion === 3;
+  if (!v31 && p.protocolVersion !== undefined && p.protocolVersion !== 4) throw invalid(`protocol version ${p.protocolVersion} is not 3 or 4`);
+  // MQTT 3.1 requires a client id of 1 to 23 characters (3.1 section 3.1, "Client Identifier").
+  if (v31 && !(p.clientId.length >= 1 && p.clientId.length <= 23)) throw invalid(`MQTT 3.1 needs a client id of 1 to 23 characters, not ${p.clientId.length}`);
   const idLength = stringLength(p.clientId);
-  let rl = 10 + 2 + idLength;
+  const nameLength = v31 ? 12 : 10;
+  let rl = nameLength + 2 + idLength;
   let flags = p.clean ? 0x02 : 0;
   let willTopicLength = 0;
   if (p.will) {
@@ -136,9 +141,10 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
     flags |= 0x40;
   }
   const [out, start] = allocate(P.CONNECT << 4, rl);
-  // protocol name "MQTT", level 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]
-  out.set([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags, p.keepalive >> 8, p.keepalive & 0xff], start);
-  let o = writeString(p.clientId, idLength, out, start + 10);
+  // protocol name "MQTT", level 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]; MQTT 3.1: "MQIsdp", level 3
+  out.set(v31 ? [0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3] : [0, 4, 0x4d, 0x51, 0x54, 0x54, 4], start);
+  out.set([flags, p.keepalive >> 8, p.keepalive & 0xff], start + nameLength - 3);
+  let o = writeString(p.clientId, idLength, out, start + nameLength);
   if (p.will) {
     o = writeString(p.will.topic, willTopicLength, out, o);
     o = writeBytes(p.will.payload, out, o);

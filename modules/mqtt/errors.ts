@@ -16,7 +16,9 @@ export type ErrorCode =
   | "PACKET_TOO_LARGE"
   | "QUEUE_FULL"
   | "INVALID_ARGUMENT"
-  | "CLOSED";
+  | "CLOSED"
+  /** A fault of our own caught at a callback boundary; the connection is reset. */
+  | "INTERNAL_ERROR";
 
 export class MqttError extends Error {
   // A field, not an assignment: on XS, preloaded modules freeze Error.prototype, and
@@ -26,6 +28,11 @@ export class MqttError extends Error {
   /** The specification clause a check enforces, e.g. "MQTT-3.3.1-4". */
   readonly clause: string | undefined;
   override readonly cause: unknown;
+  /** PACKET_TOO_LARGE for a skipped inbound PUBLISH: its topic ("" when too long to keep) and size. */
+  topic?: string;
+  size?: number;
+  /** SUBSCRIBE_FAILED: the broker's return code per filter. */
+  granted?: number[];
 
   constructor(code: ErrorCode, message: string, clause?: string, cause?: unknown) {
     super(clause ? `${message} [${clause}]` : message);

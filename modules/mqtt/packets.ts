@@ -39,6 +39,8 @@ export interface ConnectPacket {
   username?: string;
   password?: Uint8Array;
   will?: Will;
+  /** 4 for MQTT 3.1.1 (default); 3 for MQTT 3.1 ("MQIsdp"), for older brokers. */
+  protocolVersion?: 3 | 4;
 }
 
 /** CONNACK return codes [MQTT-3.2.2.3]. */
@@ -108,6 +110,22 @@ export interface EmptyPacket<T extends number> {
 export type PingreqPacket = EmptyPacket<typeof PINGREQ>;
 export type PingrespPacket = EmptyPacket<typeof PINGRESP>;
 export type DisconnectPacket = EmptyPacket<typeof DISCONNECT>;
+
+/**
+ * Not a wire packet: an inbound PUBLISH larger than the decoder's maxPacketSize, skipped as
+ * it streamed in. Its topic (when it fits the limit) and id are kept so it can be acknowledged.
+ */
+export const SKIPPED = 16;
+export interface SkippedPacket {
+  type: typeof SKIPPED;
+  topic: string;
+  qos: QoS;
+  dup: boolean;
+  /** Present if and only if qos > 0. */
+  id?: number;
+  /** The whole packet's size in bytes, fixed header included. */
+  size: number;
+}
 
 export type Packet =
   | ConnectPacket | ConnackPacket | PublishPacket

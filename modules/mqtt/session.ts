@@ -3,9 +3,9 @@
 // returns the actions the binding must carry out, in order. The clock is passed in.
 
 import * as P from "./packets.js";
-import type { Packet, PublishPacket, QoS, Subscription, Will } from "./packets.js";
+import type { Packet, PublishPacket, QoS, SkippedPacket, Subscription, Will } from "./packets.js";
 import { MqttError } from "./errors.js";
-import { encode, encodePublishHeader } from "./encode.js";
+import { encode, encodePublishHeader, MAX_REMAINING_LENGTH } from "./encode.js";
 import { Decoder } from "./decode.js";
 import { utf8Length, encodeUtf8 } from "./utf8.js";
 import { topicNameError, topicFilterError } from "./topic.js";
@@ -46,9 +46,51 @@ export interface SessionOptions {
    * QoS 2 messages yet silently drops them.
    */
   inflightWindow?: number;
-  /** Largest incoming packet accepted. Default 256 KiB. */
+  /**
+   * Largest incoming packet accepted. Default 256 KiB. A larger PUBLISH is skipped as it
+   * streams in, acknowledged per its QoS and reported (PACKET_TOO_LARGE); any other packet
+   * over the limit closes the connection.
+   */
   maxPacketSize?: number;
   outbox?: OutboxOptions;
+  /** 4 for MQTT 3.1.1 (default); 3 for MQTT 3.1 ("MQIsdp"), whose client ids are 1 to 23 characters. */
+  protocolVersion?: 3 | 4;
+  /**
+   * Inbound QoS 2 ids remembered for exactly-once delivery, awaiting PUBREL or released but
+   * not yet known to be complete at the broker (see #pubrel). Default 128: about 12 KB at
+   * most on an ESP32. When full, a new QoS 2 message is left unacknowledged and the session
+   * reconnects once memory frees, so that the broker sends it again.
+   */
+  qos2Memory?: number;
+  /**
+   * Bytes handed to the transport and not yet written beyond which publishes wait in the
+   * outbox (QoS 0 included, under its limits and policy) and the binding stops reading.
+   * The binding's write queue then holds at most this plus one packet, plus the small
+   * acknowledgements of one read. MqttClient's default is 16 KiB; a bare Session's is
+   * unlimited, since only a binding that reports written() bytes can lift the block.
+   */
+  maxUnwritten?: number;
+  /** Retry of subscriptions the broker refused: delay doubling from initialMs (1 s) to maxMs (60 s). */
+  resubscribe?: { initialMs?: number; maxMs?: number };
+}
+
+/** A received message: the PUBLISH without its type tag (`id` present for QoS 1 and 2). */
+export type Message = Omit<PublishPacket, "type">;
+
+export type MessageHandler = (message: Message) => void;
+
+/** A filter the application wants, whoever holds it, and where the broker stands on it. */
+export interface Wanted {
+  qos: QoS;
+  /** Handlers given to subscribe() for this filter. */
+  handlers: MessageHandler[];
+  /** Subscribed without a handler (messages reach the "message" event only). */
+  anonymous: boolean;
+  state: "pending" | "granted" | "refused";
+  /** Refusals in a row, for the retry backoff. */
+  refusals: number;
+  /** When a refused filter is next tried. */
+  retryAt: number;
 }
 
 export type SessionState = "offline" | "connecting" | "connected" | "disconnecting";
@@ -65,7 +107,11 @@ export type Action =
   | { type: "reject"; op: number; error: MqttError }
   /** Persist (insert or replace) this unacknowledged QoS >= 1 message. */
   | { type: "store"; message: StoredMessage }
-  | { type: "unstore"; seq: number };
+  | { type: "unstore"; seq: number }
+  /** Report this to the application; the connection stays up. */
+  | { type: "error"; error: MqttError }
+  /** The broker's answer for one filter: its granted QoS, or 0x80 with the retry delay. */
+  | { type: "suback"; filter: string; code: number; retryInMs?: number };
 
 export interface PublishRequest {
   topic: string;
@@ -98,17 +144,25 @@ interface Control {
 
 const NO_OP = undefined;
 
-/** How many released inbound QoS 2 ids are remembered against broker retransmissions. */
-const RELEASED_MEMORY = 64;
+/** At most this many SUBSCRIBE/UNSUBSCRIBE requests wait or await their answer. */
+const MAX_CONTROLS = 256;
 
-/** FNV-1a over topic and payload: tells a retransmission from a new message reusing an id. */
-function fingerprint(p: PublishPacket): number {
+const PINGREQ_BYTES = encode({ type: P.PINGREQ });
+
+/**
+ * FNV-1a over topic and payload (or, for a skipped packet, its size): tells a
+ * retransmission from a new message reusing an id.
+ */
+function fingerprint(p: PublishPacket | SkippedPacket): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < p.topic.length; i++) h = Math.imul(h ^ p.topic.charCodeAt(i), 0x01000193);
+  if (p.type === P.SKIPPED) return (h ^ p.size ^ 0x5a5a5a5a) >>> 0;
   const bytes = p.payload;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
   return (h ^ bytes.length) >>> 0;
 }
+
+
 
 const CONNACK_REASONS: Record<number, [string, "CONNECT_FAILED" | "AUTHENTICATION_FAILED"]> = {
   1: ["unacceptable protocol version", "CONNECT_FAILED"],
@@ -125,6 +179,7 @@ function toBytes(value: string | Uint8Array): Uint8Array {
 export class Session {
   readonly clientId: string;
   readonly clean: boolean;
+  readonly protocolVersion: 3 | 4;
   readonly keepaliveMs: number;
   readonly pingTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -133,12 +188,17 @@ export class Session {
   readonly maxQueuedBytes: number;
   readonly overflow: OverflowPolicy;
   readonly queueQos0: boolean;
+  readonly qos2Memory: number;
+  readonly maxUnwritten: number;
+  readonly resubscribeInitialMs: number;
+  readonly resubscribeMaxMs: number;
 
   #state: SessionState = "offline";
-  #connect: P.ConnectPacket;
+  /** CONNECT, encoded once: it never changes, and encoding validates it at construction. */
+  #connectBytes: Uint8Array;
   #decoder: Decoder;
   /** Packets decoded by feed() and not yet handled by next(). */
-  #inbox: Packet[] = [];
+  #inbox: (Packet | SkippedPacket)[] = [];
   #inboxError: MqttError | undefined;
 
   /** Accepted, not yet sent, in order. */
@@ -149,16 +209,20 @@ export class Session {
   /** SUBSCRIBE/UNSUBSCRIBE waiting to be sent, and those sent awaiting SUBACK/UNSUBACK. */
   #controlQueue: Control[] = [];
   #controlInflight = new Map<number, Control>();
-  /** Inbound QoS 2 packet ids delivered and awaiting PUBREL: exactly-once [MQTT-4.3.3-2]. */
-  #inboundQos2 = new Map<number, number>();
   /**
-   * Ids whose PUBREL we answered, with the message's fingerprint, newest last. mosquitto
-   * 2.0 re-sends a released message as PUBLISH (DUP=1) after two quick reconnects, against
-   * [MQTT-4.3.3-1]; a DUP PUBLISH matching one of these is that retransmission, not news.
+   * Inbound QoS 2 ids remembered, with their message's fingerprint: those awaiting PUBREL
+   * [MQTT-4.3.3-2] and those released that the broker may still re-send (see #pubrel).
    */
+  #qos2 = new Map<number, number>();
+  /** The released subset: which PUBCOMP each was answered with, oldest first. */
   #released = new Map<number, number>();
-  /** What the application subscribed to, to restore when the broker has no session. */
-  #subscriptions = new Map<string, QoS>();
+  /** PUBCOMPs sent so far, and how many of them the outstanding PINGREQ follows. */
+  #comps = 0;
+  #barrier = 0;
+  /** New QoS 2 messages were left unacknowledged while #qos2 was full. */
+  #skippedQos2 = 0;
+  /** What the application subscribed to: the one owner of filters and their handlers. */
+  #subscriptions = new Map<string, Wanted>();
 
   #nextId = 1;
   #nextSeq = 1;
@@ -166,12 +230,16 @@ export class Session {
   #lastReceived = 0;
   #connectDeadline = 0;
   #pingDeadline = 0;
+  /** Bytes in send actions the binding has not yet reported written. */
+  #unwritten = 0;
 
   constructor(options: SessionOptions) {
     const keepalive = options.keepalive ?? 60;
     if (!(keepalive >= 0 && keepalive <= 0xffff)) throw new MqttError("INVALID_ARGUMENT", `keepalive ${keepalive} out of range 0..65535`);
+    if (typeof options.clientId !== "string") throw new MqttError("INVALID_ARGUMENT", "clientId must be a string");
     this.clientId = options.clientId;
     this.clean = options.clean ?? true;
+    this.protocolVersion = options.protocolVersion ?? 4;
     this.keepaliveMs = keepalive * 1000;
     this.pingTimeoutMs = options.pingTimeoutMs ?? Math.min(this.keepaliveMs || 10_000, 10_000);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
@@ -180,16 +248,21 @@ export class Session {
     this.maxQueuedBytes = options.outbox?.maxBytes ?? 1024 * 1024;
     this.overflow = options.outbox?.overflow ?? "reject-new";
     this.queueQos0 = options.outbox?.queueQos0 ?? true;
-    this.#decoder = new Decoder({ maxPacketSize: options.maxPacketSize });
-    this.#connect = { type: P.CONNECT, clientId: this.clientId, clean: this.clean, keepalive };
-    if (options.username !== undefined) this.#connect.username = options.username;
-    if (options.password !== undefined) this.#connect.password = toBytes(options.password);
+    this.qos2Memory = Math.max(2, options.qos2Memory ?? 128);
+    this.maxUnwritten = Math.max(1, options.maxUnwritten ?? Infinity);
+    this.resubscribeInitialMs = Math.max(1, options.resubscribe?.initialMs ?? 1000);
+    this.resubscribeMaxMs = Math.max(this.resubscribeInitialMs, options.resubscribe?.maxMs ?? 60_000);
+    this.#decoder = new Decoder({ maxPacketSize: options.maxPacketSize, skipOversize: true });
+    const connect: P.ConnectPacket = { type: P.CONNECT, clientId: this.clientId, clean: this.clean, keepalive };
+    if (this.protocolVersion !== 4) connect.protocolVersion = this.protocolVersion;
+    if (options.username !== undefined) connect.username = options.username;
+    if (options.password !== undefined) connect.password = toBytes(options.password);
     if (options.will) {
       const w = options.will;
       const will: Will = { topic: w.topic, payload: toBytes(w.payload), qos: w.qos ?? 0, retain: w.retain ?? false };
-      this.#connect.will = will;
+      connect.will = will;
     }
-    encode(this.#connect); // validate now: a bad will or id is a construction error, not a runtime one
+    this.#connectBytes = encode(connect); // a bad will or id is a construction error, not a runtime one
   }
 
   get state(): SessionState {
@@ -200,11 +273,27 @@ export class Session {
   get queued(): number {
     return this.#queue.length;
   }
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
   get inflight(): number {
     return this.#inflight.size;
   }
-  get subscriptions(): ReadonlyMap<string, QoS> {
+  /** Filters the application wants, with their handlers and the broker's answer. */
+  get subscriptions(): ReadonlyMap<string, Readonly<Wanted>> {
     return this.#subscriptions;
+  }
+  /** Inbound QoS 2 ids remembered: awaiting PUBREL, and released but not yet confirmed. */
+  get qos2Remembered(): { awaiting: number; released: number } {
+    return { awaiting: this.#qos2.size - this.#released.size, released: this.#released.size };
+  }
+  /** Bytes handed to the transport and not yet written. */
+  get unwritten(): number {
+    return this.#unwritten;
+  }
+  /** Over maxUnwritten: publishes wait in the outbox and the binding should stop reading. */
+  get writeBlocked(): boolean {
+    return this.#unwritten >= this.maxUnwritten;
   }
 
   /** Re-queues messages a store kept across a restart, ahead of anything new. */
@@ -233,26 +322,46 @@ export class Session {
   transportUp(now: number): Action[] {
     this.#state = "connecting";
     this.#decoder.reset();
+    this.#unwritten = 0;
     this.#connectDeadline = now + this.connectTimeoutMs;
     this.#pingDeadline = 0;
+    this.#barrier = 0;
     this.#lastReceived = now;
-    return [this.#send(encode(this.#connect), now)];
+    return [this.#send(this.#connectBytes, now)];
   }
 
   /** The transport is gone. Unacknowledged work is kept for the next connection. */
   transportDown(_now: number): Action[] {
     this.#state = "offline";
     this.#pingDeadline = 0;
+    this.#barrier = 0;
     this.#connectDeadline = 0;
+    this.#unwritten = 0;
     this.#decoder.reset();
     this.#inbox.length = 0;
     this.#inboxError = undefined;
+    // The broker re-sends what was skipped on the next connection anyway.
+    this.#skippedQos2 = 0;
     // SUBSCRIBE/UNSUBSCRIBE are not resumed by the broker [MQTT-4.4.0-1]: send them again.
     if (this.#controlInflight.size) {
       this.#controlQueue.unshift(...this.#controlInflight.values());
       this.#controlInflight.clear();
     }
     return [];
+  }
+
+  /**
+   * The binding wrote `bytes` of what send actions asked for. Returns what may now be sent:
+   * publishes held back while more than maxUnwritten bytes were waiting.
+   */
+  written(bytes: number, now: number): Action[] {
+    const actions: Action[] = [];
+    // While reading is paused (writeBlocked), a PINGRESP cannot be seen: writes that still
+    // progress are the proof of life instead.
+    if (bytes > 0 && this.#pingDeadline && this.writeBlocked) this.#pingDeadline = Math.max(this.#pingDeadline, now + this.pingTimeoutMs);
+    this.#unwritten = Math.max(0, this.#unwritten - bytes);
+    if (this.#queue.length && !this.writeBlocked) this.#drain(now, actions);
+    return actions;
   }
 
   /** Bytes from the broker: feed() then next() until it returns undefined, in one call. */
@@ -268,12 +377,12 @@ export class Session {
    * reported by next() after the packets before it.
    */
   feed(chunk: Uint8Array, now: number): void {
-    if (this.#state === "offline" || this.#state === "disconnecting") return;
+    if (this.#state === "offline" || this.#state === "disconnecting" || this.#inboxError) return;
     this.#lastReceived = now;
     try {
       this.#decoder.push(chunk, this.#inbox);
     } catch (e) {
-      this.#inboxError = e as MqttError;
+      this.#inboxError = e instanceof MqttError ? e : new MqttError("MALFORMED_PACKET", String(e), undefined, e);
     }
   }
 
@@ -301,22 +410,22 @@ export class Session {
     return this.#fail(actions, error);
   }
 
-  /** Time passes: connect timeout, keepalive and dead-link detection. */
+  /** Time passes: connect timeout, keepalive, dead-link detection and subscription retries. */
   tick(now: number): Action[] {
     const actions: Action[] = [];
     if (this.#state === "connecting" && now >= this.#connectDeadline) {
       return this.#fail(actions, new MqttError("TIMEOUT", `no CONNACK within ${this.connectTimeoutMs} ms`));
     }
-    if (this.#state !== "connected" || this.keepaliveMs === 0) return actions;
+    if (this.#state !== "connected") return actions;
+    this.#retryRefused(now, actions);
     if (this.#pingDeadline) {
       if (now >= this.#pingDeadline) {
         return this.#fail(actions, new MqttError("TIMEOUT", `no PINGRESP within ${this.pingTimeoutMs} ms: link is dead`));
       }
-    } else if (now >= this.#nextPing()) {
+    } else if (this.keepaliveMs !== 0 && now >= this.#nextPing()) {
       // Ping when either direction has been idle a keepalive, so a link that swallows our
       // writes is found dead too; the spec requires at least the send side [MQTT-3.1.2-23].
-      actions.push(this.#send(encode({ type: P.PINGREQ }), now));
-      this.#pingDeadline = now + this.pingTimeoutMs;
+      this.#ping(now, actions);
     }
     return actions;
   }
@@ -324,8 +433,10 @@ export class Session {
   /** When tick() must next be called, or undefined when no timer is needed. */
   deadline(): number | undefined {
     if (this.#state === "connecting") return this.#connectDeadline;
-    if (this.#state !== "connected" || this.keepaliveMs === 0) return undefined;
-    return this.#pingDeadline || this.#nextPing();
+    if (this.#state !== "connected") return undefined;
+    let at = this.#pingDeadline || (this.keepaliveMs !== 0 ? this.#nextPing() : Infinity);
+    for (const w of this.#subscriptions.values()) if (w.state === "refused" && w.retryAt < at) at = w.retryAt;
+    return at === Infinity ? undefined : at;
   }
 
   #nextPing(): number {
@@ -336,16 +447,17 @@ export class Session {
 
   publish(request: PublishRequest, now: number, op?: number): Action[] {
     const actions: Action[] = [];
-    const qos = request.qos ?? 0;
-    const error = checkPublish(request.topic, qos);
+    const error = checkPublish(request);
     if (error) return reject(actions, op, error);
     if (this.#state === "disconnecting") return reject(actions, op, closed());
+    const qos = request.qos ?? 0;
     const out: Outgoing = {
       seq: this.#nextSeq++, topic: request.topic, payload: request.payload, qos, retain: request.retain ?? false,
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
-    if (online && this.#queue.length === 0 && (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#idFree()))) {
+    if (online && this.#queue.length === 0 && !this.writeBlocked &&
+        (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#idFree()))) {
       this.#transmit(out, now, actions);
       return actions;
     }
@@ -362,25 +474,64 @@ export class Session {
     return actions;
   }
 
-  subscribe(subscriptions: Subscription[], now: number, op?: number): Action[] {
+  /**
+   * Subscribes; `handler`, if given, joins the filters' handlers. A filter stays wanted until
+   * unsubscribed: refused, it is retried with backoff and on every reconnect.
+   */
+  subscribe(subscriptions: Subscription[], now: number, op?: number, handler?: MessageHandler): Action[] {
     const actions: Action[] = [];
-    if (subscriptions.length === 0) return reject(actions, op, new MqttError("INVALID_ARGUMENT", "no topic filters", "MQTT-3.8.3-3"));
+    if (!Array.isArray(subscriptions)) return reject(actions, op, invalid("subscriptions must be an array"));
+    if (subscriptions.length === 0) return reject(actions, op, invalid("no topic filters", "MQTT-3.8.3-3"));
+    if (handler !== undefined && typeof handler !== "function") return reject(actions, op, invalid("handler must be a function"));
     for (const s of subscriptions) {
-      const e = topicFilterError(s.topic);
-      if (e) return reject(actions, op, new MqttError("INVALID_ARGUMENT", e[0], e[1]));
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) return reject(actions, op, new MqttError("INVALID_ARGUMENT", `QoS ${s.qos}`, "MQTT-3.8.3-4"));
+      const e = filterError(s?.topic);
+      if (e) return reject(actions, op, e);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) return reject(actions, op, invalid(`QoS ${String(s.qos)}`, "MQTT-3.8.3-4"));
     }
-    return this.#control({ kind: "subscribe", subscriptions, id: 0, op }, now, actions);
+    if (this.#state === "disconnecting") return reject(actions, op, closed());
+    if (this.#controls() >= MAX_CONTROLS) return reject(actions, op, queueFull());
+    for (const s of subscriptions) {
+      let w = this.#subscriptions.get(s.topic);
+      if (!w) this.#subscriptions.set(s.topic, w = { qos: s.qos, handlers: [], anonymous: false, state: "pending", refusals: 0, retryAt: 0 });
+      w.qos = s.qos;
+      w.state = "pending";
+      if (!handler) w.anonymous = true;
+      else if (!w.handlers.includes(handler)) w.handlers.push(handler);
+    }
+    this.#controlQueue.push({ kind: "subscribe", subscriptions: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })), id: 0, op });
+    this.#drain(now, actions);
+    return actions;
   }
 
-  unsubscribe(topics: string[], now: number, op?: number): Action[] {
+  /**
+   * With a handler, detaches it and sends UNSUBSCRIBE only for filters no one else holds
+   * (resolving at once if none); without, forgets the filters whoever holds them.
+   */
+  unsubscribe(topics: string[], now: number, op?: number, handler?: MessageHandler): Action[] {
     const actions: Action[] = [];
-    if (topics.length === 0) return reject(actions, op, new MqttError("INVALID_ARGUMENT", "no topic filters", "MQTT-3.10.3-2"));
+    if (!Array.isArray(topics)) return reject(actions, op, invalid("topic filters must be an array"));
+    if (topics.length === 0) return reject(actions, op, invalid("no topic filters", "MQTT-3.10.3-2"));
     for (const t of topics) {
-      const e = topicFilterError(t);
-      if (e) return reject(actions, op, new MqttError("INVALID_ARGUMENT", e[0], e[1]));
+      const e = filterError(t);
+      if (e) return reject(actions, op, e);
     }
-    return this.#control({ kind: "unsubscribe", subscriptions: topics.map((topic) => ({ topic, qos: 0 as QoS })), id: 0, op }, now, actions);
+    if (this.#state === "disconnecting") return reject(actions, op, closed());
+    if (this.#controls() >= MAX_CONTROLS) return reject(actions, op, queueFull());
+    const release: string[] = [];
+    for (const t of topics) {
+      const w = this.#subscriptions.get(t);
+      if (handler && w) {
+        const i = w.handlers.indexOf(handler);
+        if (i >= 0) w.handlers.splice(i, 1);
+        if (w.handlers.length || w.anonymous) continue;
+      } else if (handler) continue;
+      this.#subscriptions.delete(t);
+      release.push(t);
+    }
+    if (release.length === 0) return op !== undefined ? [{ type: "resolve", op }] : actions;
+    this.#controlQueue.push({ kind: "unsubscribe", subscriptions: release.map((topic) => ({ topic, qos: 0 as QoS })), id: 0, op });
+    this.#drain(now, actions);
+    return actions;
   }
 
   /**
@@ -398,12 +549,42 @@ export class Session {
     return actions;
   }
 
+  /**
+   * The application stopped (disconnect(), abort(), or reconnecting gave up): every pending
+   * operation settles with `error`. Queued QoS 0 messages are dropped; QoS 1/2 messages and
+   * SUBSCRIBE/UNSUBSCRIBE requests stay queued, without their callers, for the next connect.
+   */
+  abandon(error: MqttError): Action[] {
+    const actions: Action[] = [];
+    const kept: Outgoing[] = [];
+    for (const out of this.#queue) {
+      reject(actions, out.op, error);
+      out.op = NO_OP;
+      if (out.qos > 0) kept.push(out);
+      else this.#queuedBytes -= out.payload.length;
+    }
+    this.#queue = kept;
+    for (const out of this.#inflight.values()) {
+      reject(actions, out.op, error);
+      out.op = NO_OP;
+    }
+    for (const c of this.#controlQueue) {
+      reject(actions, c.op, error);
+      c.op = NO_OP;
+    }
+    for (const c of this.#controlInflight.values()) {
+      reject(actions, c.op, error);
+      c.op = NO_OP;
+    }
+    return actions;
+  }
+
   // ---- internals ----
 
-  #handle(packet: Packet, now: number, actions: Action[]): void {
+  #handle(packet: Packet | SkippedPacket, now: number, actions: Action[]): void {
     if (this.#state === "connecting") {
       if (packet.type !== P.CONNACK) {
-        this.#fail(actions, new MqttError("PROTOCOL_ERROR", `${P.PACKET_NAMES[packet.type]} before CONNACK`, "MQTT-3.2.0-1"));
+        this.#fail(actions, new MqttError("PROTOCOL_ERROR", `${packetName(packet)} before CONNACK`, "MQTT-3.2.0-1"));
         return;
       }
       this.#connack(packet, now, actions);
@@ -411,6 +592,7 @@ export class Session {
     }
     switch (packet.type) {
       case P.PUBLISH:
+      case P.SKIPPED:
         this.#inbound(packet, now, actions);
         return;
       case P.PUBACK: {
@@ -429,8 +611,7 @@ export class Session {
         return;
       }
       case P.PUBREL:
-        this.#release(packet.id);
-        actions.push(this.#send(encode({ type: P.PUBCOMP, id: packet.id }), now));
+        this.#pubrel(packet.id, now, actions);
         return;
       case P.PUBCOMP: {
         const out = this.#inflight.get(packet.id);
@@ -438,7 +619,7 @@ export class Session {
         break;
       }
       case P.SUBACK:
-        this.#suback(packet, actions);
+        this.#suback(packet, now, actions);
         break;
       case P.UNSUBACK: {
         const c = this.#controlInflight.get(packet.id);
@@ -450,9 +631,10 @@ export class Session {
       }
       case P.PINGRESP:
         this.#pingDeadline = 0;
+        this.#confirm(now, actions);
         return;
       default:
-        this.#fail(actions, new MqttError("PROTOCOL_ERROR", `a server must not send ${P.PACKET_NAMES[packet.type]}`, "MQTT-4.8.0-1"));
+        this.#fail(actions, new MqttError("PROTOCOL_ERROR", `a server must not send ${packetName(packet)}`, "MQTT-4.8.0-1"));
         return;
     }
     this.#drain(now, actions);
@@ -467,12 +649,16 @@ export class Session {
     this.#state = "connected";
     this.#connectDeadline = 0;
     actions.push({ type: "connected", sessionPresent: packet.sessionPresent });
-    if (packet.sessionPresent) {
+    // MQTT 3.1 has no session-present flag. With clean false the exchanges resume as if the
+    // broker kept the session (same ids: a broker that lost it takes them as new), and the
+    // filters are subscribed again in case it did not.
+    const present = packet.sessionPresent || (this.protocolVersion === 3 && !this.clean);
+    if (present) {
       // Resume exactly where the broker's session stands, in the original order [MQTT-4.4.0-1], [MQTT-4.6.0-1].
       for (const out of this.#inflight.values()) this.#resend(out, now, actions);
     } else {
       // The broker has no state: what it acknowledged with PUBREC is delivered; the rest is sent anew.
-      this.#inboundQos2.clear();
+      this.#qos2.clear();
       this.#released.clear();
       const resend: Outgoing[] = [];
       for (const out of this.#inflight.values()) {
@@ -487,45 +673,106 @@ export class Session {
       }
       this.#inflight.clear();
       this.#queue.unshift(...resend);
-      // Filters a queued SUBSCRIBE carries go with it: subscribing twice would make the
-      // broker send the retained messages twice [MQTT-3.8.4-3].
-      const queued = new Set<string>();
-      for (const c of this.#controlQueue) if (c.kind === "subscribe") for (const s of c.subscriptions) queued.add(s.topic);
-      const subscriptions = [...this.#subscriptions].filter(([topic]) => !queued.has(topic)).map(([topic, qos]) => ({ topic, qos }));
-      if (subscriptions.length) {
-        this.#controlQueue.unshift({ kind: "subscribe", subscriptions, id: 0, op: NO_OP });
-      }
     }
+    // Filters the broker may not hold: all when it has no session, else the refused ones.
+    // Those a queued SUBSCRIBE carries go with it: subscribing twice would make the broker
+    // send the retained messages twice [MQTT-3.8.4-3].
+    const queued = new Set<string>();
+    for (const c of this.#controlQueue) if (c.kind === "subscribe") for (const s of c.subscriptions) queued.add(s.topic);
+    const again: Subscription[] = [];
+    for (const [topic, w] of this.#subscriptions) {
+      if (queued.has(topic) || (packet.sessionPresent && w.state !== "refused")) continue;
+      w.state = "pending";
+      again.push({ topic, qos: w.qos });
+    }
+    if (again.length) this.#controlQueue.unshift({ kind: "subscribe", subscriptions: again, id: 0, op: NO_OP });
+    // Released ids from before the cut are confirmed (or re-sent) behind a PINGREQ.
+    if (this.#released.size) this.#ping(now, actions);
     this.#drain(now, actions);
   }
 
-  #inbound(packet: PublishPacket, now: number, actions: Action[]): void {
+  /**
+   * Inbound PUBLISH (or one skipped as oversize). QoS 2 is delivered on arrival and its id
+   * remembered until PUBREL: a PUBLISH with that id before then is the same message
+   * [MQTT-4.3.3-2]. A DUP PUBLISH matching a released id's fingerprint is a retransmission
+   * of a message already delivered (see #pubrel); one that differs is a new message whose
+   * first send was lost, and is delivered.
+   */
+  #inbound(packet: PublishPacket | SkippedPacket, now: number, actions: Action[]): void {
+    const deliver = (): void => {
+      if (packet.type === P.PUBLISH) actions.push({ type: "message", packet });
+      else actions.push({ type: "error", error: oversize(packet) });
+    };
     if (packet.qos === 0) {
-      actions.push({ type: "message", packet });
+      deliver();
     } else if (packet.qos === 1) {
-      actions.push({ type: "message", packet });
+      deliver();
       actions.push(this.#send(encode({ type: P.PUBACK, id: packet.id as number }), now));
     } else {
       const id = packet.id as number;
-      if (!this.#inboundQos2.has(id)) {
-        const print = fingerprint(packet);
-        this.#inboundQos2.set(id, print);
-        if (!(packet.dup && this.#released.get(id) === print)) actions.push({ type: "message", packet });
+      const known = this.#qos2.get(id);
+      const print = fingerprint(packet);
+      if (known === undefined || this.#released.has(id)) {
+        const resent = known === print && packet.dup;
+        if (known === undefined && this.#qos2.size >= this.qos2Memory) {
+          // Full: no PUBREC, so the broker still owes this message; #confirm reconnects to get it.
+          this.#skippedQos2++;
+          if (!this.#pingDeadline) this.#ping(now, actions);
+          return;
+        }
+        if (!resent) deliver();
         this.#released.delete(id);
+        this.#qos2.set(id, print);
       }
       actions.push(this.#send(encode({ type: P.PUBREC, id }), now));
     }
   }
 
-  #release(id: number): void {
-    const print = this.#inboundQos2.get(id);
-    if (print === undefined) return;
-    this.#inboundQos2.delete(id);
-    this.#released.set(id, print);
-    if (this.#released.size > RELEASED_MEMORY) this.#released.delete(this.#released.keys().next().value as number);
+  /**
+   * PUBREL: the broker is done with the id once it has our PUBCOMP. But mosquitto 2.0
+   * re-sends a message as PUBLISH (DUP) if cuts lose that PUBCOMP (see the README), so a
+   * released id is remembered until the broker is known to have processed its PUBCOMP: it
+   * handles packets in order, so the PINGRESP to a PINGREQ sent after the PUBCOMP proves it.
+   * Memory then holds what is in flight, not the burst: at half of qos2Memory released, a
+   * PINGREQ goes out. A re-sent PUBREL means that PUBCOMP was lost: it is confirmed anew.
+   */
+  #pubrel(id: number, now: number, actions: Action[]): void {
+    const print = this.#qos2.get(id);
+    if (print !== undefined) {
+      this.#released.delete(id);
+      this.#released.set(id, ++this.#comps);
+    }
+    actions.push(this.#send(encode({ type: P.PUBCOMP, id }), now));
+    if ((this.#released.size >= this.qos2Memory / 2 || this.#skippedQos2) && !this.#pingDeadline) this.#ping(now, actions);
   }
 
-  #suback(packet: P.SubackPacket, actions: Action[]): void {
+  /**
+   * A PINGRESP: the broker processed every PUBCOMP sent before its PINGREQ, so those ids are
+   * forgotten. If messages were skipped for want of memory, reconnect so they come again.
+   */
+  #confirm(now: number, actions: Action[]): void {
+    const barrier = this.#barrier;
+    this.#barrier = 0;
+    for (const [id, comp] of this.#released) {
+      if (comp > barrier) break;
+      this.#released.delete(id);
+      this.#qos2.delete(id);
+    }
+    if (this.#skippedQos2 && this.#qos2.size < this.qos2Memory) {
+      this.#fail(actions, new MqttError("QUEUE_FULL",
+        `reconnecting so the broker re-sends ${this.#skippedQos2} QoS 2 message(s) skipped while qos2Memory (${this.qos2Memory}) was full`));
+    } else if (this.#skippedQos2 && this.#released.size) {
+      this.#ping(now, actions);
+    }
+  }
+
+  #ping(now: number, actions: Action[]): void {
+    actions.push(this.#send(PINGREQ_BYTES, now));
+    this.#pingDeadline = now + this.pingTimeoutMs;
+    this.#barrier = this.#comps;
+  }
+
+  #suback(packet: P.SubackPacket, now: number, actions: Action[]): void {
     const c = this.#controlInflight.get(packet.id);
     if (!c || c.kind !== "subscribe") return;
     this.#controlInflight.delete(packet.id);
@@ -536,35 +783,51 @@ export class Session {
     }
     const refused: string[] = [];
     c.subscriptions.forEach((s, i) => {
-      if (packet.granted[i] === P.SUBACK_FAILURE) {
-        refused.push(s.topic);
-        this.#subscriptions.delete(s.topic);
+      const code = packet.granted[i];
+      const w = this.#subscriptions.get(s.topic);
+      if (code !== P.SUBACK_FAILURE) {
+        if (w) {
+          w.state = "granted";
+          w.refusals = 0;
+        }
+        actions.push({ type: "suback", filter: s.topic, code });
+        return;
       }
+      refused.push(s.topic);
+      if (!w) return; // unsubscribed meanwhile
+      const delay = Math.min(this.resubscribeMaxMs, this.resubscribeInitialMs * Math.pow(2, Math.min(w.refusals, 30)));
+      w.state = "refused";
+      w.refusals++;
+      w.retryAt = now + delay;
+      actions.push({ type: "suback", filter: s.topic, code, retryInMs: delay });
     });
     if (refused.length) {
-      const error = new MqttError("SUBSCRIBE_FAILED", `broker refused subscription to ${refused.join(", ")}`);
-      (error as MqttError & { granted?: number[] }).granted = packet.granted;
+      const error = new MqttError("SUBSCRIBE_FAILED", `broker refused subscription to ${refused.join(", ")}; retrying`);
+      error.granted = packet.granted;
       reject(actions, c.op, error);
     } else if (c.op !== undefined) {
       actions.push({ type: "resolve", op: c.op, value: packet.granted });
     }
   }
 
-  #control(c: Control, now: number, actions: Action[]): Action[] {
-    if (this.#state === "disconnecting") return reject(actions, c.op, closed());
-    if (this.#controlQueue.length + this.#controlInflight.size >= 256) {
-      return reject(actions, c.op, new MqttError("QUEUE_FULL", "256 subscribe/unsubscribe requests already pending"));
+  /** Queues a SUBSCRIBE for refused filters whose retry time has come. */
+  #retryRefused(now: number, actions: Action[]): void {
+    let due: Subscription[] | undefined;
+    for (const [topic, w] of this.#subscriptions) {
+      if (w.state !== "refused" || w.retryAt > now) continue;
+      w.state = "pending";
+      (due ??= []).push({ topic, qos: w.qos });
     }
-    for (const s of c.subscriptions) {
-      if (c.kind === "subscribe") this.#subscriptions.set(s.topic, s.qos);
-      else this.#subscriptions.delete(s.topic);
-    }
-    this.#controlQueue.push(c);
+    if (!due) return;
+    this.#controlQueue.push({ kind: "subscribe", subscriptions: due, id: 0, op: NO_OP });
     this.#drain(now, actions);
-    return actions;
   }
 
-  /** Sends what waits, within the inflight window: controls first, then publishes in order. */
+  #controls(): number {
+    return this.#controlQueue.length + this.#controlInflight.size;
+  }
+
+  /** Sends what waits, within the inflight window and the write budget: controls first, then publishes in order. */
   #drain(now: number, actions: Action[]): void {
     if (this.#state !== "connected") return;
     while (this.#controlQueue.length && this.#idFree()) {
@@ -576,7 +839,7 @@ export class Session {
         : { type: P.UNSUBSCRIBE, id: c.id, topics: c.subscriptions.map((s) => s.topic) };
       actions.push(this.#send(encode(packet), now));
     }
-    while (this.#queue.length) {
+    while (this.#queue.length && !this.writeBlocked) {
       const out = this.#queue[0];
       if (out.qos > 0 && (this.#inflight.size >= this.inflightWindow || !this.#idFree())) break;
       this.#queue.shift();
@@ -607,6 +870,7 @@ export class Session {
     const header = encodePublishHeader(packet);
     const parts = out.payload.length ? [header, out.payload] : [header];
     this.#lastSent = now;
+    this.#unwritten += header.length + out.payload.length;
     actions.push(out.qos === 0 && out.op !== undefined ? { type: "send", parts, op: out.op } : { type: "send", parts });
   }
 
@@ -650,6 +914,7 @@ export class Session {
 
   #send(bytes: Uint8Array, now: number): Action {
     this.#lastSent = now;
+    this.#unwritten += bytes.length;
     return { type: "send", parts: [bytes] };
   }
 
@@ -661,20 +926,62 @@ export class Session {
   }
 }
 
-function checkPublish(topic: string, qos: number): MqttError | null {
+function invalid(message: string, clause?: string): MqttError {
+  return new MqttError("INVALID_ARGUMENT", message, clause);
+}
+
+/** Every check the encoder would make, before anything changes: validate, then mutate. */
+function checkPublish(request: PublishRequest): MqttError | null {
+  if (request === null || typeof request !== "object") return invalid("publish request must be an object");
+  const { topic, payload, qos = 0, retain } = request;
+  if (typeof topic !== "string") return invalid(`topic must be a string, not ${typeof topic}`);
   const e = topicNameError(topic);
-  if (e) return new MqttError("INVALID_ARGUMENT", e[0], e[1]);
-  if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError("INVALID_ARGUMENT", `QoS ${qos} is not 0, 1 or 2`, "MQTT-3.3.1-4");
+  if (e) return invalid(e[0], e[1]);
+  if (qos !== 0 && qos !== 1 && qos !== 2) return invalid(`QoS ${String(qos)} is not 0, 1 or 2`, "MQTT-3.3.1-4");
+  if (!(payload instanceof Uint8Array)) return invalid("payload must be a Uint8Array");
+  if (retain !== undefined && typeof retain !== "boolean") return invalid("retain must be a boolean");
+  let length: number;
   try {
-    utf8Length(topic);
+    length = utf8Length(topic);
   } catch (err) {
     return err as MqttError;
   }
+  if (length > 0xffff) return invalid(`topic of ${length} bytes is longer than 65535`, "MQTT-1.5.3");
+  if (2 + length + 2 + payload.length > MAX_REMAINING_LENGTH) return invalid(`payload of ${payload.length} bytes exceeds the MQTT maximum`, "MQTT-2.2.3");
   return null;
+}
+
+function filterError(filter: unknown): MqttError | null {
+  if (typeof filter !== "string") return invalid(`topic filter must be a string, not ${typeof filter}`);
+  const e = topicFilterError(filter);
+  if (e) return invalid(e[0], e[1]);
+  let length: number;
+  try {
+    length = utf8Length(filter);
+  } catch (err) {
+    return err as MqttError;
+  }
+  return length > 0xffff ? invalid(`topic filter of ${length} bytes is longer than 65535`, "MQTT-1.5.3") : null;
+}
+
+function oversize(p: SkippedPacket): MqttError {
+  const error = new MqttError("PACKET_TOO_LARGE",
+    `skipped a ${p.size}-byte message on ${p.topic || "(topic too long to keep)"}: over maxPacketSize; acknowledged at QoS ${p.qos}`);
+  error.topic = p.topic;
+  error.size = p.size;
+  return error;
+}
+
+function packetName(p: Packet | SkippedPacket): string {
+  return p.type === P.SKIPPED ? "PUBLISH" : P.PACKET_NAMES[p.type];
 }
 
 function closed(): MqttError {
   return new MqttError("CLOSED", "the client is disconnecting");
+}
+
+function queueFull(): MqttError {
+  return new MqttError("QUEUE_FULL", `${MAX_CONTROLS} subscribe/unsubscribe requests already pending`);
 }
 
 function reject(actions: Action[], op: number | undefined, error: MqttError): Action[] {

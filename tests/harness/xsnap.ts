@@ -52,6 +52,13 @@ export interface XsWorkerOptions {
   meteringLimit?: number;
   /** Sees every byte the XS sockets send ("out") and receive ("in"). */
   tap?: (socket: number, direction: "in" | "out", bytes: Uint8Array) => void;
+  /**
+   * The script to evaluate instead of hosts/xsnap/main.ts's bundle (benchmarks bundle their
+   * own entry on hosts/xsnap's bridge, socket and timer).
+   */
+  bundle?: string;
+  /** Sees every call XS makes to the host (socket open/write/close, timer set/clear, done, log). */
+  onCall?: (call: Call) => void;
 }
 
 export interface JobResult<T = Record<string, unknown>> {
@@ -109,6 +116,7 @@ export class XsWorker {
   readonly #toXs: Writable;
   readonly #virtual: boolean;
   readonly #tap: XsWorkerOptions["tap"];
+  readonly #onCall: XsWorkerOptions["onCall"];
   #virtualNow: number;
   #rx: Buffer = Buffer.alloc(0);
   #queue: Delivery[] = [];
@@ -129,6 +137,7 @@ export class XsWorker {
     this.#virtual = options.clock === "virtual";
     this.#virtualNow = options.virtualStart ?? 1_000_000;
     this.#tap = options.tap;
+    this.#onCall = options.onCall;
     const limit = options.meteringLimit ?? 100_000_000;
     // fds: 0 stdin, 1 stdout (print), 2 stderr, 3 to the worker, 4 from it, 5 XSBug,
     // 6 profiler, 7/8 snapshots (unused).
@@ -163,7 +172,7 @@ export class XsWorker {
     if (!fs.existsSync(XSNAP_WORKER)) {
       throw new Error(`${XSNAP_WORKER} is missing: @agoric/xsnap's postinstall did not build it (run \`npm rebuild @agoric/xsnap\`)`);
     }
-    const code = await xsBundle();
+    const code = options.bundle ?? await xsBundle();
     const worker = new XsWorker(options);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -336,6 +345,7 @@ export class XsWorker {
       let reply: Uint8Array;
       try {
         const { header, payload } = unframe<Call>(message.subarray(1));
+        this.#onCall?.(header);
         reply = frame(this.#call(header, payload));
       } catch (e) {
         reply = frame({ error: e instanceof Error ? e.message : String(e), code: (e as { code?: unknown }).code });

@@ -189,12 +189,22 @@ describe("MqttClient with a fake socket and clock", () => {
     clock.advance(1);
     assert.equal(net.sockets.length, 4);
 
-    // A successful CONNACK resets the attempt count.
+    // A CONNACK alone does not reset the attempt count: the connection must last stableMs.
     const s4 = net.last;
     s4.writable(1000);
     s4.send(connack());
     log.length = 0;
     s4.fail();
+    assert.deepEqual(log, ["error DISCONNECTED", "disconnected DISCONNECTED 4000", "reconnecting 4 4000"]);
+    clock.advance(4000);
+
+    // One that lasted stableMs (default 10 s) does.
+    const s5 = net.last;
+    s5.writable(1000);
+    s5.send(connack());
+    clock.advance(10_000);
+    log.length = 0;
+    s5.fail();
     assert.deepEqual(log, ["error DISCONNECTED", "disconnected DISCONNECTED 500", "reconnecting 1 500"]);
   });
 
@@ -495,5 +505,125 @@ describe("MqttClient with a fake socket and clock", () => {
     const data = encode(publish("split", "hello world"));
     for (const b of data) s.deliver(Uint8Array.of(b));
     assert.deepEqual(got, ["hello world"]);
+  });
+});
+
+describe("MqttClient: the core's contract (issue 9)", () => {
+  /** CONNECT of client "dev", keepalive 0: a socket allowing exactly this much is then stalled. */
+  const CONNECT_SIZE = 17;
+
+  it("bounds its write queue: on a link that never drains, QoS 0 goes through the outbox and its policy", async () => {
+    const { client, s } = await connected({ outbox: { maxMessages: 10 }, maxUnwritten: 16 * 1024 }, CONNECT_SIZE);
+    const payload = new Uint8Array(1024);
+    const results = Array.from({ length: 5000 }, (_, i) => outcome(client.publish(`t/${i % 10}`, payload)));
+    await microtasks();
+    const rejected = results.filter((r) => (r.error as MqttError | undefined)?.code === "QUEUE_FULL").length;
+    // At most maxUnwritten plus one packet handed to the socket layer, and 10 in the outbox.
+    assert.ok(client.session.unwritten <= 16 * 1024 + 1024 + 16, `unwritten ${client.session.unwritten}`);
+    assert.equal(client.session.queued, 10);
+    assert.equal(rejected, 5000 - 10 - Math.ceil((16 * 1024) / (1024 + 7)));
+    assert.equal(s.writes.length, 1, "only the CONNECT: the socket allowed nothing more");
+    // The link drains: everything accepted is written and resolved, in order.
+    for (let i = 0; i < 40; i++) {
+      s.writable(64 * 1024);
+      await microtasks();
+    }
+    assert.equal(results.filter((r) => r.settled && r.error === undefined).length, 10 + Math.ceil((16 * 1024) / (1024 + 7)));
+    assert.equal(s.overrun, 0);
+  });
+
+  it("stops reading while writes are backed up, and reads on once they drain", async () => {
+    const { client, s } = await connected({ maxUnwritten: 100 }, CONNECT_SIZE);
+    void client.publish("t", new Uint8Array(200)).catch(() => {});
+    await microtasks();
+    const got: string[] = [];
+    client.on("message", (m) => got.push(m.topic));
+    s.send(publish("in/1", "a", 1, 1));
+    assert.deepEqual(got, [], "not read: its PUBACK could not be sent");
+    s.writable(1000);
+    await microtasks();
+    assert.deepEqual(got, ["in/1"]);
+  });
+
+  it("every operation settles when disconnect() is called with reconnect off", async () => {
+    const { client, s } = await connected({ reconnect: false });
+    s.fail(new Error("link lost"));
+    const sub = outcome(client.subscribe("a/#", { qos: 1 }));
+    const uns = outcome(client.unsubscribe("b"));
+    const q1 = outcome(client.publish("t", "x", { qos: 1 }));
+    const q2 = outcome(client.publish("t", "y", { qos: 2 }));
+    const q0 = outcome(client.publish("t", "z"));
+    await client.disconnect();
+    await microtasks();
+    for (const o of [sub, uns, q1, q2, q0]) assert.equal((o.error as MqttError)?.code, "CLOSED");
+    assert.equal(client.session.queued, 2, "QoS 1/2 messages stay for the next connect");
+  });
+
+  it("connect() on a connected client resolves with the last CONNACK's session flag", async () => {
+    const t = setup({ clean: false });
+    const first = t.client.connect();
+    t.net.last.writable(1000);
+    t.net.last.send({ type: P.CONNACK, sessionPresent: true, returnCode: 0 });
+    assert.deepEqual(await first, { sessionPresent: true });
+    assert.deepEqual(await t.client.connect(), { sessionPresent: true });
+  });
+
+  it("refuses non-string topics and filters from plain JavaScript without touching the wire", async () => {
+    const { client, s } = await connected();
+    s.take();
+    const code = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: MqttError) => e)) ?.code;
+    assert.equal(await code(client.publish(5 as never, "x")), "INVALID_ARGUMENT");
+    assert.equal(await code(client.publish("t", 5 as never)), "INVALID_ARGUMENT");
+    assert.equal(await code(client.publish("t", "x", { qos: "1" } as never)), "INVALID_ARGUMENT");
+    assert.equal(await code(client.subscribe([7] as never)), "INVALID_ARGUMENT");
+    assert.equal(await code(client.unsubscribe([1, 2] as never)), "INVALID_ARGUMENT");
+    assert.equal(await code(client.subscribe("ok", {}, "not a function" as never)), "INVALID_ARGUMENT");
+    await microtasks();
+    assert.deepEqual(s.take(), []);
+  });
+
+  it("one owner for filters and handlers: a failed subscribe keeps no handler; unsubscribe is per handler", async () => {
+    const { client, s } = await connected();
+    s.take();
+    const seen: string[] = [];
+    await client.subscribe("bad/#/x", {}, () => seen.push("bad")).catch(() => {});
+    assert.equal(client.session.subscriptions.size, 0);
+    const h1 = (m: Message) => seen.push(`h1 ${m.topic}`);
+    const h2 = (m: Message) => seen.push(`h2 ${m.topic}`);
+    const a = client.subscribe("a/+", { qos: 0 }, h1);
+    const b = client.subscribe("a/+", { qos: 0 }, h2);
+    await microtasks();
+    s.take();
+    s.send({ type: P.SUBACK, id: 1, granted: [0] }, { type: P.SUBACK, id: 2, granted: [0] });
+    await Promise.all([a, b]);
+    await client.unsubscribe("a/+", h1);
+    await microtasks();
+    assert.deepEqual(s.take(), [], "h2 still holds a/+: no UNSUBSCRIBE");
+    s.send(publish("a/1", "m"));
+    assert.deepEqual(seen, ["h2 a/1"]);
+    const last = client.unsubscribe("a/+", h2);
+    await microtasks();
+    assert.deepEqual(s.take().map((p) => p.type), [P.UNSUBSCRIBE]);
+    s.send({ type: P.UNSUBACK, id: 3 });
+    await last;
+  });
+
+  it("a refused subscription reaches the application as 'suback' events and recovers by itself", async () => {
+    const { client, s, clock } = await connected({ resubscribe: { initialMs: 100 } });
+    const events: string[] = [];
+    client.on("suback", (e) => events.push(`${e.filter} ${e.code} ${e.retryInMs ?? "-"}`));
+    const got: string[] = [];
+    const sub = outcome(client.subscribe("g/#", { qos: 1 }, (m) => got.push(m.topic)));
+    await microtasks();
+    s.take();
+    s.send({ type: P.SUBACK, id: 1, granted: [0x80] });
+    await microtasks();
+    assert.equal((sub.error as MqttError).code, "SUBSCRIBE_FAILED");
+    clock.advance(100);
+    await microtasks();
+    assert.deepEqual(s.take().map((p) => p.type), [P.SUBSCRIBE]);
+    s.send({ type: P.SUBACK, id: 2, granted: [1] }, publish("g/x", "hello"));
+    assert.deepEqual(events, ["g/# 128 100", "g/# 1 -"]);
+    assert.deepEqual(got, ["g/x"]);
   });
 });

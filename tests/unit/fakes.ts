@@ -106,6 +106,10 @@ export function acts(actions: Action[]): string[] {
         return `store seq=${a.message.seq} id=${a.message.id ?? "-"}${a.message.released ? " rel" : ""}`;
       case "unstore":
         return `unstore seq=${a.seq}`;
+      case "error":
+        return `error ${a.error.code}`;
+      case "suback":
+        return `suback ${a.filter} ${a.code}${a.retryInMs !== undefined ? ` retry=${a.retryInMs}` : ""}`;
     }
   });
 }

@@ -6,7 +6,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { FileSettings } from "../../hosts/node/file-settings.js";
+import { FileStore } from "../../hosts/node/file-store.js";
 import { parseBroker, parseParams, parseSettings, readSession, removeSession, writeSession } from "../../hosts/node/session.js";
+import type { StoredMessage } from "../../modules/mqtt/io.js";
 import { products } from "../../modules/products/index.js";
 
 describe("node host: FileSettings", () => {
@@ -33,6 +35,114 @@ describe("node host: FileSettings", () => {
     s.set("balance", 2);
     assert.deepEqual(fs.readdirSync(dir), ["c.json"]);
     assert.equal(new FileSettings(file).get("balance"), 2);
+  });
+});
+
+describe("node host: FileStore stays bounded while running", () => {
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "file-store-")); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const payload = new Uint8Array(100).fill(0x61);
+  const message = (seq: number, extra: Partial<StoredMessage> = {}): StoredMessage =>
+    ({ seq, topic: `dev/esp32-001/telemetry`, payload, qos: 1, retain: false, id: (seq % 65535) + 1, ...extra });
+
+  it("keeps the file under 64 KiB across 20,000 acknowledged QoS 1 messages, without load()", () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file);
+    let max = 0;
+    for (let seq = 1; seq <= 20_000; seq++) {
+      store.put(message(seq));
+      max = Math.max(max, fs.statSync(file).size);
+      store.delete(seq);
+      max = Math.max(max, fs.statSync(file).size);
+    }
+    // Live is at most one record here, so the bound is the default floor.
+    assert.ok(max <= 64 * 1024, `file reached ${max} bytes`);
+    assert.deepEqual(new FileStore(file).load(), []);
+  });
+
+  // Acknowledged traffic through seqs [from, from + count): returns how often a put or delete
+  // shrank the file, i.e. how many compactions ran.
+  const churn = (store: FileStore, from: number, count: number): number => {
+    let shrinks = 0;
+    let size = fs.statSync(store.path).size;
+    for (let seq = from; seq < from + count; seq++) {
+      for (const step of [() => store.put(message(seq)), () => store.delete(seq)]) {
+        step();
+        const now = fs.statSync(store.path).size;
+        if (now < size) shrinks++;
+        size = now;
+      }
+    }
+    return shrinks;
+  };
+
+  it("stays within max(compactAtBytes, 2 x live bytes) while live messages accumulate and drain", () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file, { compactAtBytes: 4096 });
+    const line = (seq: number) => JSON.stringify({ op: "put", seq, topic: message(seq).topic,
+      payload: Buffer.from(payload).toString("base64"), qos: 1, retain: false, id: message(seq).id }).length + 1;
+    const live = new Set<number>();
+    const check = () => {
+      const liveBytes = [...live].reduce((sum, seq) => sum + line(seq), 0);
+      const size = fs.statSync(file).size;
+      assert.ok(size <= Math.max(4096, 2 * liveBytes), `${size} bytes with ${liveBytes} live`);
+    };
+    // 500 queued while offline, then drained as they are acknowledged, with new ones arriving.
+    for (let seq = 1; seq <= 500; seq++) { store.put(message(seq)); live.add(seq); check(); }
+    for (let seq = 1; seq <= 500; seq++) {
+      store.delete(seq); live.delete(seq); check();
+      if (seq % 2 === 0) { store.put(message(1000 + seq)); live.add(1000 + seq); check(); }
+    }
+    assert.equal(new FileStore(file).load().length, 250);
+  });
+
+  it("reopens to exactly the live messages, in seq order, with id and released", () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file, { compactAtBytes: 4096 });
+    const kept = (seq: number) => seq % 100 === 7;
+    const keeper = (seq: number) => message(seq, { qos: 2, id: seq, ...(seq % 200 === 7 ? { released: true } : {}) });
+    // Out of order arrival within a window, as ids and acknowledgements interleave.
+    for (let seq = 1; seq <= 3000; seq++) {
+      store.put(kept(seq) ? keeper(seq) : message(seq));
+      if (seq > 5 && !kept(seq - 5)) store.delete(seq - 5);
+    }
+    for (let seq = 2996; seq <= 3000; seq++) if (!kept(seq)) store.delete(seq);
+    const expected = Array.from({ length: 3000 }, (_, i) => i + 1).filter(kept).map(keeper);
+    assert.ok(fs.statSync(file).size < 64 * 1024, "compacted while running");
+    const loaded = new FileStore(file).load();
+    assert.equal(loaded.length, 30);
+    assert.deepEqual(loaded, expected);
+    assert.equal(loaded.filter((m) => m.released).length, 15);
+  });
+
+  it("keeps a live message's update (released) through later compactions", () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file, { compactAtBytes: 4096 });
+    store.put(message(1, { qos: 2, id: 9 }));
+    assert.ok(churn(store, 2, 200) > 0, "compacted before the update");
+    store.put(message(1, { qos: 2, id: 9, released: true }));
+    assert.ok(churn(store, 202, 200) > 0, "compacted after the update");
+    assert.deepEqual(new FileStore(file).load(), [message(1, { qos: 2, id: 9, released: true })]);
+    assert.equal(fs.readFileSync(file, "utf8").trim().split("\n").length, 1, "one line for seq 1");
+  });
+
+  it("skips a crash-truncated last line after compactions, and appends cleanly after it", () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file, { compactAtBytes: 4096 });
+    store.put(message(1));
+    assert.ok(churn(store, 10, 200) > 0);
+    store.put(message(2));
+    fs.appendFileSync(file, '{"op":"del","seq":1'); // crash mid-append
+    assert.deepEqual(new FileStore(file).load(), [message(1), message(2)]);
+
+    fs.appendFileSync(file, '{"op":"del","seq":2'); // and again, now reopened without load()
+    const writer = new FileStore(file, { compactAtBytes: 4096 });
+    writer.put(message(3)); // must not glue onto the broken line
+    assert.ok(churn(writer, 300, 200) > 0);
+    assert.deepEqual(new FileStore(file).load(), [message(1), message(2), message(3)]);
+    assert.deepEqual(fs.readdirSync(dir), ["outbox.log"], "no temp file left");
   });
 });
 

@@ -283,7 +283,7 @@ describe("Session", () => {
       assert.deepEqual(acts(s.subscribe([{ topic: "x", qos: 1 }], 0, 1)), [], "no id free: nothing sent yet");
       assert.deepEqual(acts(s.publish(msg("s", "q", 1), 0, 2)), ["store seq=65536 id=-"], "queued, not sent");
       assert.deepEqual(rx(s, 0, puback(300)), ["unstore seq=300", "send SUBSCRIBE #300 x:1"]);
-      assert.deepEqual(rx(s, 0, suback(300, 1)), ["resolve 1 [1]", "store seq=65536 id=300", "send PUBLISH s q1 #300 'q'"]);
+      assert.deepEqual(rx(s, 0, suback(300, 1)), ["suback x 1", "resolve 1 [1]", "store seq=65536 id=300", "send PUBLISH s q1 #300 'q'"]);
     });
   });
 
@@ -357,7 +357,8 @@ describe("Session", () => {
       for (const t of [3, 5]) {
         s.transportDown(t);
         s.transportUp(t);
-        assert.deepEqual(rx(s, t + 1, connack(true)), ["connected sp=1"]);
+        // A PINGREQ asks the broker to prove it processed PUBCOMP #9; cut before its PINGRESP.
+        assert.deepEqual(rx(s, t + 1, connack(true)), ["connected sp=1", "send PINGREQ"]);
       }
       return s;
     }
@@ -443,9 +444,9 @@ describe("Session", () => {
     it("with sessionPresent=0 resolves the PUBREC'd message, re-sends the others as new ahead of the queue, and resubscribes in one SUBSCRIBE", () => {
       const s = online({ clean: false });
       assert.deepEqual(acts(s.subscribe([{ topic: "s/1", qos: 1 }, { topic: "s/2", qos: 0 }], 0, 10)), ["send SUBSCRIBE #1 s/1:1,s/2:0"]);
-      assert.deepEqual(rx(s, 0, suback(1, 1, 0)), ["resolve 10 [1,0]"]);
+      assert.deepEqual(rx(s, 0, suback(1, 1, 0)), ["suback s/1 1", "suback s/2 0", "resolve 10 [1,0]"]);
       assert.deepEqual(acts(s.subscribe([{ topic: "s/3", qos: 2 }], 0, 11)), ["send SUBSCRIBE #2 s/3:2"]);
-      assert.deepEqual(rx(s, 0, suback(2, 2)), ["resolve 11 [2]"]);
+      assert.deepEqual(rx(s, 0, suback(2, 2)), ["suback s/3 2", "resolve 11 [2]"]);
       s.publish(msg("a", "A", 1), 0, 1); // #3
       s.publish(msg("b", "B", 2), 0, 2); // #4
       s.publish(msg("c", "C", 2), 0, 3); // #5
@@ -461,7 +462,7 @@ describe("Session", () => {
         "store seq=2 id=8", "send PUBLISH b q2 #8 'B'",
         "store seq=4 id=9", "send PUBLISH d q1 #9 'D'",
       ]);
-      assert.deepEqual(rx(s, 6, suback(6, 1, 0, 2)), []);
+      assert.deepEqual(rx(s, 6, suback(6, 1, 0, 2)), ["suback s/1 1", "suback s/2 0", "suback s/3 2"]);
       assert.deepEqual(rx(s, 6, puback(7)), ["unstore seq=1", "resolve 1"]);
     });
   });
@@ -536,17 +537,17 @@ describe("Session", () => {
       const s = online();
       assert.deepEqual(acts(s.subscribe([{ topic: "a/+", qos: 1 }, { topic: "b/#", qos: 2 }], 1, 5)), ["send SUBSCRIBE #1 a/+:1,b/#:2"]);
       assert.deepEqual(rx(s, 2, suback(2, 0)), [], "another id");
-      assert.deepEqual(rx(s, 2, suback(1, 1, 0)), ["resolve 5 [1,0]"]);
-      assert.deepEqual([...s.subscriptions], [["a/+", 1], ["b/#", 2]]);
+      assert.deepEqual(rx(s, 2, suback(1, 1, 0)), ["suback a/+ 1", "suback b/# 0", "resolve 5 [1,0]"]);
+      assert.deepEqual([...s.subscriptions].map(([f, w]) => [f, w.qos]), [["a/+", 1], ["b/#", 2]]);
     });
 
-    it("rejects SUBSCRIBE_FAILED with .granted when the broker refuses a filter, and forgets it", () => {
+    it("rejects SUBSCRIBE_FAILED with .granted when the broker refuses a filter, and keeps it wanted", () => {
       const s = online();
       s.subscribe([{ topic: "x", qos: 1 }, { topic: "y", qos: 0 }], 1, 5);
       const a = s.received(wire(suback(1, 0x80, 0)), 2);
-      assert.deepEqual(acts(a), ["reject 5 SUBSCRIBE_FAILED"]);
+      assert.deepEqual(acts(a), ["suback x 128 retry=1000", "suback y 0", "reject 5 SUBSCRIBE_FAILED"]);
       assert.deepEqual((errorOf(a) as MqttError & { granted?: number[] }).granted, [0x80, 0]);
-      assert.deepEqual([...s.subscriptions.keys()], ["y"]);
+      assert.deepEqual([...s.subscriptions].map(([f, w]) => [f, w.state]), [["x", "refused"], ["y", "granted"]]);
     });
 
     it("rejects PROTOCOL_ERROR [MQTT-3.8.4-5] on a SUBACK with the wrong number of codes", () => {
@@ -576,7 +577,7 @@ describe("Session", () => {
       s.transportUp(3);
       assert.deepEqual(rx(s, 4, connack(true)), ["connected sp=1", "send SUBSCRIBE #2 x:1"]);
       assert.deepEqual(rx(s, 5, suback(1, 1)), [], "the old id is gone");
-      assert.deepEqual(rx(s, 5, suback(2, 1)), ["resolve 7 [1]"]);
+      assert.deepEqual(rx(s, 5, suback(2, 1)), ["suback x 1", "resolve 7 [1]"]);
     });
 
     it("after a drop into a new session, re-sends the in-flight SUBSCRIBE once, after the others", () => {
@@ -587,7 +588,7 @@ describe("Session", () => {
       s.transportDown(2);
       s.transportUp(3);
       assert.deepEqual(rx(s, 4, connack(false)), ["connected sp=0", "send SUBSCRIBE #3 a:0", "send SUBSCRIBE #4 x:1"]);
-      assert.deepEqual(rx(s, 5, suback(3, 0), suback(4, 1)), ["resolve 7 [1]"]);
+      assert.deepEqual(rx(s, 5, suback(3, 0), suback(4, 1)), ["suback a 0", "suback x 1", "resolve 7 [1]"]);
     });
 
     it("sends a SUBSCRIBE made while offline once after CONNACK", () => {
@@ -596,7 +597,7 @@ describe("Session", () => {
       assert.deepEqual(acts(s.unsubscribe(["y"], 0, 4)), []);
       s.transportUp(1);
       assert.deepEqual(rx(s, 2, connack()), ["connected sp=0", "send SUBSCRIBE #1 x:1", "send UNSUBSCRIBE #2 y"]);
-      assert.deepEqual(rx(s, 3, suback(1, 1), unsuback(2)), ["resolve 3 [1]", "resolve 4"]);
+      assert.deepEqual(rx(s, 3, suback(1, 1), unsuback(2)), ["suback x 1", "resolve 3 [1]", "resolve 4"]);
     });
 
     it("rejects invalid filters with INVALID_ARGUMENT and the clause, sending nothing", () => {
@@ -621,7 +622,7 @@ describe("Session", () => {
       s.subscribe([{ topic: "a", qos: 1 }], 0, 1);
       rx(s, 0, suback(1, 1));
       assert.deepEqual(acts(s.unsubscribe(["a", "bad/#/x"], 0, 2)), ["reject 2 INVALID_ARGUMENT"]);
-      assert.deepEqual([...s.subscriptions], [["a", 1]]);
+      assert.deepEqual([...s.subscriptions].map(([f, w]) => [f, w.qos]), [["a", 1]]);
       s.transportDown(1);
       s.transportUp(2);
       assert.deepEqual(rx(s, 3, connack(false)), ["connected sp=0", "send SUBSCRIBE #2 a:1"]);
@@ -785,5 +786,165 @@ describe("Session", () => {
         assert.equal(s.state, "offline");
       });
     }
+  });
+});
+
+describe("Session: the core's contract (issue 9)", () => {
+  describe("exactly-once inbound QoS 2 in bounded memory", () => {
+    /** Delivers id `id` as a new QoS 2 message and releases it; returns the actions' summary. */
+    function deliverAndRelease(s: Session, id: number, now = 1): string[] {
+      return [...rx(s, now, publish("in", `m${id}`, 2, id)), ...rx(s, now, pubrel(id))];
+    }
+
+    it("remembers a released id until a PINGRESP proves the broker processed its PUBCOMP, whatever the burst", () => {
+      const s = online({ clean: false, qos2Memory: 8, keepalive: 0 });
+      const delivered = new Map<string, number>();
+      const count = (actions: string[]) => {
+        for (const a of actions) if (a.startsWith("message")) delivered.set(a, (delivered.get(a) ?? 0) + 1);
+      };
+      // 20 messages released in one burst: at 4 released a PINGREQ goes out; at 8 remembered
+      // the rest are left unacknowledged (no PUBREC) for the broker to send again.
+      const skipped: number[] = [];
+      for (let id = 1; id <= 20; id++) {
+        const a = rx(s, 1, publish("in", `m${id}`, 2, id));
+        count(a);
+        if (!a.some((x) => x.startsWith("send PUBREC"))) skipped.push(id);
+        else rx(s, 1, pubrel(id));
+      }
+      assert.deepEqual(skipped, [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      assert.deepEqual(s.qos2Remembered, { awaiting: 0, released: 8 });
+      // Cut before the PINGRESP: mosquitto 2.0 re-sends released ids as DUP PUBLISH, and the skipped ones.
+      for (const t of [2, 3]) {
+        s.transportDown(t);
+        s.transportUp(t);
+        assert.deepEqual(rx(s, t, connack(true)), ["connected sp=1", "send PINGREQ"]);
+      }
+      for (let id = 1; id <= 20; id++) {
+        const a = rx(s, 4, publish("in", `m${id}`, 2, id, true));
+        count(a);
+        if (a.some((x) => x.startsWith("send PUBREC"))) rx(s, 4, pubrel(id));
+      }
+      assert.equal([...delivered.values()].every((n) => n === 1), true, `no message twice: ${JSON.stringify([...delivered])}`);
+      assert.ok(s.qos2Remembered.awaiting + s.qos2Remembered.released <= 8, "never more than qos2Memory ids");
+    });
+
+    it("forgets released ids confirmed by a PINGRESP, then reconnects once so skipped messages come again", () => {
+      const s = online({ clean: false, qos2Memory: 4, keepalive: 0 });
+      assert.deepEqual(deliverAndRelease(s, 1), ["message PUBLISH in q2 #1 'm1'", "send PUBREC #1", "send PUBCOMP #1"]);
+      assert.deepEqual(deliverAndRelease(s, 2), ["message PUBLISH in q2 #2 'm2'", "send PUBREC #2", "send PUBCOMP #2", "send PINGREQ"]);
+      deliverAndRelease(s, 3);
+      deliverAndRelease(s, 4);
+      assert.deepEqual(rx(s, 1, publish("in", "m5", 2, 5)), [], "full: not delivered, not acknowledged");
+      assert.deepEqual(rx(s, 2, { type: P.PINGRESP }), ["close QUEUE_FULL"], "room again: reconnect so the broker re-sends #5");
+      assert.deepEqual(s.qos2Remembered, { awaiting: 0, released: 2 }, "#3 and #4 were released after the PINGREQ");
+    });
+
+    it("a re-sent PUBREL needs a new confirmation: its PUBCOMP may have been lost", () => {
+      const s = online({ clean: false, qos2Memory: 2, keepalive: 0 });
+      assert.deepEqual(deliverAndRelease(s, 7).slice(-1), ["send PINGREQ"]);
+      assert.deepEqual(rx(s, 2, { type: P.PINGRESP }), []);
+      assert.deepEqual(s.qos2Remembered, { awaiting: 0, released: 0 });
+      s.transportDown(3);
+      s.transportUp(3);
+      // Nothing left to confirm: no PINGREQ; the broker re-sends PUBREL #7 anyway (unknown id).
+      assert.deepEqual(rx(s, 3, connack(true)), ["connected sp=1"]);
+      assert.deepEqual(rx(s, 3, pubrel(7)), ["send PUBCOMP #7"]);
+    });
+  });
+
+  describe("an oversize inbound PUBLISH is skipped, acknowledged and reported; the link stays up", () => {
+    const big = (qos: QoS, id?: number, dup = false) => publish("big/one", "x".repeat(2000), qos, id, dup);
+
+    it("QoS 0, 1 and 2, without buffering it", () => {
+      const s = online({ maxPacketSize: 1024 });
+      assert.deepEqual(rx(s, 1, big(0)), ["error PACKET_TOO_LARGE"]);
+      assert.deepEqual(rx(s, 1, big(1, 3)), ["error PACKET_TOO_LARGE", "send PUBACK #3"]);
+      const a = s.received(wire(big(2, 4)), 1);
+      assert.deepEqual(acts(a), ["error PACKET_TOO_LARGE", "send PUBREC #4"]);
+      const e = (a[0] as { error: MqttError }).error;
+      assert.equal(e.topic, "big/one");
+      assert.equal(e.size, 1 + 2 + 2 + 7 + 2 + 2000);
+      assert.deepEqual(rx(s, 1, big(2, 4, true)), ["send PUBREC #4"], "a re-send before PUBREL is not reported again");
+      assert.deepEqual(rx(s, 1, pubrel(4), publish("small", "ok", 1, 5)), ["send PUBCOMP #4", "message PUBLISH small q1 #5 'ok'", "send PUBACK #5"]);
+      assert.equal(s.state, "connected");
+    });
+
+    it("split across many small chunks, the decoder holds only the topic", () => {
+      const s = online({ maxPacketSize: 1024 });
+      const bytes = wire(big(1, 9), publish("after", "a", 1, 10));
+      const out: string[] = [];
+      for (let i = 0; i < bytes.length; i += 7) out.push(...acts(s.received(bytes.subarray(i, i + 7), 1)));
+      assert.deepEqual(out, ["error PACKET_TOO_LARGE", "send PUBACK #9", "message PUBLISH after q1 #10 'a'", "send PUBACK #10"]);
+    });
+
+    it("any other packet over the limit still closes the connection", () => {
+      const s = online({ maxPacketSize: 16 });
+      s.subscribe([{ topic: "x", qos: 0 }], 0, 1);
+      assert.deepEqual(rx(s, 1, suback(1, ...new Array(40).fill(0))), ["close PACKET_TOO_LARGE"]);
+    });
+  });
+
+  describe("a refused subscription stays wanted", () => {
+    it("is retried with backoff, on every reconnect, and forgotten by unsubscribe", () => {
+      const s = online({ clean: false, keepalive: 0, resubscribe: { initialMs: 100, maxMs: 400 } });
+      s.subscribe([{ topic: "x", qos: 1 }], 0, 1);
+      assert.deepEqual(rx(s, 0, suback(1, 0x80)), ["suback x 128 retry=100", "reject 1 SUBSCRIBE_FAILED"]);
+      assert.equal(s.deadline(), 100);
+      assert.deepEqual(acts(s.tick(99)), []);
+      assert.deepEqual(acts(s.tick(100)), ["send SUBSCRIBE #2 x:1"]);
+      assert.deepEqual(rx(s, 100, suback(2, 0x80)), ["suback x 128 retry=200"]);
+      // A reconnect with the session kept asks again at once, without waiting for the timer.
+      s.transportDown(150);
+      s.transportUp(150);
+      assert.deepEqual(rx(s, 150, connack(true)), ["connected sp=1", "send SUBSCRIBE #3 x:1"]);
+      assert.deepEqual(rx(s, 150, suback(3, 0x80)), ["suback x 128 retry=400"]);
+      assert.deepEqual(rx(s, 150, suback(3, 0x80)), [], "a stray SUBACK changes nothing");
+      s.unsubscribe(["x"], 151, 2);
+      assert.equal(s.subscriptions.has("x"), false);
+      assert.equal(s.deadline(), undefined, "no retry after unsubscribe");
+      assert.deepEqual(acts(s.tick(10_000)), []);
+    });
+  });
+
+  describe("validate before mutate", () => {
+    it("a topic or filter over 65,535 UTF-8 bytes is refused before anything changes, online or not", () => {
+      const long = "é".repeat(40_000); // 80,000 bytes in UTF-8, 40,000 code units
+      for (const s of [online(), new Session({ clientId: "c" })]) {
+        assert.deepEqual(acts(s.publish({ topic: long, payload: new Uint8Array(1), qos: 1 }, 0, 1)), ["reject 1 INVALID_ARGUMENT"]);
+        assert.deepEqual(acts(s.subscribe([{ topic: long, qos: 0 }], 0, 2)), ["reject 2 INVALID_ARGUMENT"]);
+        assert.deepEqual(acts(s.unsubscribe([long], 0, 3)), ["reject 3 INVALID_ARGUMENT"]);
+        assert.equal(s.inflight + s.queued + s.subscriptions.size, 0);
+      }
+    });
+
+    it("non-string topics and non-byte payloads from plain JavaScript are INVALID_ARGUMENT", () => {
+      const s = online();
+      const bad = (r: unknown) => acts(s.publish(r as never, 0, 1));
+      assert.deepEqual(bad({ topic: 5, payload: new Uint8Array(1) }), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(bad({ topic: "t", payload: "text" }), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(bad({ topic: "t", payload: new Uint8Array(1), retain: "yes" }), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(acts(s.subscribe([7] as never, 0, 2)), ["reject 2 INVALID_ARGUMENT"]);
+      assert.deepEqual(acts(s.unsubscribe([1, 2] as never, 0, 3)), ["reject 3 INVALID_ARGUMENT"]);
+      assert.equal(s.queued + s.inflight, 0);
+    });
+  });
+
+  describe("MQTT 3.1", () => {
+    it("sends MQIsdp level 3 and refuses a client id over 23 characters", () => {
+      const s = new Session({ clientId: "c31", protocolVersion: 3, keepalive: 30 });
+      const [send] = s.transportUp(0) as unknown as [{ parts: Uint8Array[] }];
+      assert.deepEqual([...send.parts[0].subarray(0, 12)], [0x10, 17, 0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3, 2]);
+      assert.throws(() => new Session({ clientId: "x".repeat(24), protocolVersion: 3 }), /1 to 23/);
+    });
+
+    it("with clean false resumes in-flight exchanges and subscribes again, as the CONNACK cannot say", () => {
+      const s = online({ clientId: "c31", protocolVersion: 3, clean: false });
+      s.subscribe([{ topic: "a", qos: 1 }], 0, 1);
+      rx(s, 0, suback(1, 1));
+      s.publish(msg("t", "p", 1), 0, 2);
+      s.transportDown(1);
+      s.transportUp(1);
+      assert.deepEqual(rx(s, 1, connack(false)), ["connected sp=0", "send PUBLISH t q1 #2 dup 'p'", "send SUBSCRIBE #3 a:1"]);
+    });
   });
 });

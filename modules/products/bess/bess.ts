@@ -191,7 +191,8 @@ class BessController implements BessProduct {
       report: (e) => {
         if (e.kind === "command_rejected") {
           if (!e.detail.includes(NOT_MINE)) this.logs.warning("controller", `Request rejected: ${e.detail}`);
-        }
+        } else if (e.kind === "subscribe_refused") this.logs.error("mqtt_client", `BESS_MQTT_ERR_SUBSCRIBE_FAILED: ${e.detail}`);
+        else if (e.kind === "subscribe_restored") this.logs.info("mqtt_client", `Subscription restored: ${e.detail}`);
         // A failed log publication is only written locally, so it cannot feed on itself.
         else if (this.#isLogTopic(e.detail)) this.#host.log(`E mqtt_client: publish failed: ${e.detail}`);
         else this.logs.error("mqtt_client", `BESS_MQTT_ERR_PUBLISH_FAILED: ${e.detail}`);

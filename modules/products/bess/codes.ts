@@ -70,6 +70,8 @@ export const SEED_ERROR_FOR: Record<ErrorCode, SeedErrorName> = {
   MALFORMED_PACKET: "DISCONNECTED",
   PROTOCOL_ERROR: "DISCONNECTED",
   CLOSED: "DISCONNECTED",
+  // A fault of ours caught at a callback: the connection is reset.
+  INTERNAL_ERROR: "DISCONNECTED",
   // A message that could not be queued or sent.
   PACKET_TOO_LARGE: "PUBLISH_FAILED",
   QUEUE_FULL: "PUBLISH_FAILED",
