@@ -7,7 +7,6 @@ import { MqttError } from "./errors.js";
 import { Session } from "./session.js";
 import type { Action, Message, MessageHandler, SessionOptions } from "./session.js";
 import { Emitter } from "./emitter.js";
-import { MemoryStore } from "./io.js";
 import type { OutboxStore, Socket, SocketProvider, TimerLike } from "./io.js";
 import { backoffDelay, shouldRetry } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -68,6 +67,8 @@ interface Pending {
   reject(error: MqttError): void;
 }
 
+const NO_STORE: OutboxStore = { load: () => [], put() {}, delete() {} };
+
 const TLS_ERROR = /TLS|SSL|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HANDSHAKE|ALTNAME/i;
 
 export class MqttClient extends Emitter<ClientEvents> {
@@ -114,9 +115,10 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#timer = options.timer;
-    this.#store = options.store ?? new MemoryStore();
-    this.session = new Session({ maxUnwritten: 16 * 1024, ...options });
-    this.session.restore(this.#store.load());
+    this.#store = options.store ?? NO_STORE;
+    // Without a store the session's own queues are the RAM copy: no store actions at all.
+    this.session = new Session({ maxUnwritten: 16 * 1024, persist: options.store !== undefined, ...options });
+    if (options.store) this.session.restore(options.store.load());
     this.onListenerError = (e) => this.#report(e instanceof MqttError ? e : new MqttError("INIT_FAILED", "a listener threw", undefined, e));
   }
 
@@ -147,9 +149,9 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   /**
    * Resolves when written for QoS 0, on PUBACK for QoS 1, on PUBCOMP for QoS 2. Across
-   * connection losses it stays pending while the client reconnects; disconnect() or abort()
-   * reject it with CLOSED, giving up (maxAttempts) with DISCONNECTED and the cause; a QoS 1/2
-   * message itself stays in the outbox for the next connect().
+   * connection losses it stays pending while the client reconnects; disconnect(), abort() and
+   * giving up (maxAttempts) reject it with CLOSED (the cause kept); a QoS 1/2 message itself
+   * stays in the outbox for the next connect(), as does one published while stopped.
    */
   publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
     return this.#request((op) => {
@@ -222,7 +224,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#retryTimer = undefined;
     const error = new MqttError("CLOSED", `${why} before the operation completed`);
     for (const w of this.#connectWaiters.splice(0)) w.reject(error);
-    if (!this.#socket) this.#run(this.session.abandon(error));
+    this.#run(this.session.abandon(error));
   }
 
   // ---- session plumbing ----
@@ -510,7 +512,8 @@ export class MqttClient extends Emitter<ClientEvents> {
         this.#settle(op, (p) => p.resolve(undefined));
       }
       // Room in the write budget: the session may send what it held back.
-      this.#run(this.session.written(n, this.#now()));
+      const more = this.session.written(n, this.#now());
+      if (more.length) this.#run(more);
     }
     if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
     else if (this.#readPending && this.#socket && !this.session.writeBlocked) this.#onReadable(0);
@@ -572,14 +575,14 @@ export class MqttClient extends Emitter<ClientEvents> {
       this.#wanted = false;
       const final = error ?? new MqttError("CLOSED", "disconnect() called before the operation completed");
       // connect() learns the cause itself; operations learn the client stopped, with the cause kept.
-      this.#run(this.session.abandon(wasWanted
-        ? new MqttError("DISCONNECTED", `gave up reconnecting: ${final.message}`, undefined, final)
-        : new MqttError("CLOSED", "the client was stopped before the operation completed")));
+      if (wasWanted) this.#run(this.session.abandon(new MqttError("CLOSED", `gave up reconnecting: ${final.message}`, undefined, final)));
       this.emit("disconnected", error ? { error } : {});
       for (const w of this.#disconnectWaiters.splice(0)) w();
       for (const w of this.#connectWaiters.splice(0)) w.reject(final);
       return;
     }
+    // connect() was called while disconnect() was closing: that close is done, a new link follows.
+    for (const w of this.#disconnectWaiters.splice(0)) w();
     this.#attempt++;
     const delayMs = backoffDelay(this.#attempt, this.#options.reconnect || {}, this.#options.random ?? Math.random);
     this.emit("disconnected", error ? { error, reconnectInMs: delayMs } : { reconnectInMs: delayMs });

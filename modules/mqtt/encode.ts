@@ -4,7 +4,7 @@
 import * as P from "./packets.js";
 import type { Packet, PublishPacket, ConnectPacket, SubscribePacket, UnsubscribePacket } from "./packets.js";
 import { MqttError } from "./errors.js";
-import { utf8Length, writeUtf8 } from "./utf8.js";
+import { utf8Length, writeAscii, writeUtf8 } from "./utf8.js";
 import { topicNameError, topicFilterError } from "./topic.js";
 
 /** Largest remaining length four bytes can express [MQTT-2.2.3]. */
@@ -35,6 +35,10 @@ function lengthOfLength(rl: number): number {
 
 function writeHeader(out: Uint8Array, first: number, rl: number): number {
   out[0] = first;
+  if (rl < 128) { // the common case, one byte
+    out[1] = rl;
+    return 2;
+  }
   let o = 1;
   do {
     let digit = rl % 128;
@@ -45,25 +49,23 @@ function writeHeader(out: Uint8Array, first: number, rl: number): number {
   return o;
 }
 
-function allocate(first: number, rl: number): [Uint8Array, number] {
+/**
+ * A packet's buffer with its fixed header written: the rest starts at out.length - rl.
+ * (Not an [out, start] tuple: XS destructures an array through its iterator, ~80 computrons.)
+ */
+function allocate(first: number, rl: number): Uint8Array {
   const out = new Uint8Array(1 + lengthOfLength(rl) + rl);
-  return [out, writeHeader(out, first, rl)];
+  writeHeader(out, first, rl);
+  return out;
 }
 
+/** Writes str, whose UTF-8 length (from stringLength, so validated) is length, with its length prefix. */
 function writeString(str: string, length: number, out: Uint8Array, o: number): number {
   out[o] = length >> 8;
   out[o + 1] = length & 0xff;
-  return length === str.length && isAscii(str) ? writeAscii(str, out, o + 2) : writeUtf8(str, out, o + 2);
-}
-
-function isAscii(str: string): boolean {
-  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
-function writeAscii(str: string, out: Uint8Array, o: number): number {
-  for (let i = 0; i < str.length; i++) out[o++] = str.charCodeAt(i);
-  return o;
+  // As many bytes as code units means plain ASCII (anything else takes 2 to 4 bytes per
+  // character, and U+0000 was refused): copied natively, see utf8.ts.
+  return length === str.length ? writeAscii(str, out, o + 2) : writeUtf8(str, out, o + 2);
 }
 
 function writeBytes(bytes: Uint8Array, out: Uint8Array, o: number): number {
@@ -107,6 +109,10 @@ function encodePublish(p: PublishPacket): Uint8Array {
   return out;
 }
 
+// protocol name and level: "MQTT" 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]; MQTT 3.1: "MQIsdp" 3
+const MQTT_4 = [0, 4, 0x4d, 0x51, 0x54, 0x54, 4];
+const MQISDP_3 = [0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3];
+
 function encodeConnect(p: ConnectPacket): Uint8Array {
   if (!(Number.isInteger(p.keepalive) && p.keepalive >= 0 && p.keepalive <= 0xffff)) throw invalid(`keepalive ${p.keepalive} out of range 0..65535`);
   if (p.clientId.length === 0 && !p.clean) throw invalid("an empty client id requires a clean session", "MQTT-3.1.3-7");
@@ -140,10 +146,13 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
     rl += 2 + p.password.length;
     flags |= 0x40;
   }
-  const [out, start] = allocate(P.CONNECT << 4, rl);
-  // protocol name "MQTT", level 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]; MQTT 3.1: "MQIsdp", level 3
-  out.set(v31 ? [0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3] : [0, 4, 0x4d, 0x51, 0x54, 0x54, 4], start);
-  out.set([flags, p.keepalive >> 8, p.keepalive & 0xff], start + nameLength - 3);
+  const out = allocate(P.CONNECT << 4, rl);
+  const start = out.length - rl;
+  out.set(v31 ? MQISDP_3 : MQTT_4, start);
+  const o0 = start + nameLength - 3;
+  out[o0] = flags;
+  out[o0 + 1] = p.keepalive >> 8;
+  out[o0 + 2] = p.keepalive & 0xff;
   let o = writeString(p.clientId, idLength, out, start + nameLength);
   if (p.will) {
     o = writeString(p.will.topic, willTopicLength, out, o);
@@ -154,12 +163,15 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   return out;
 }
 
+// Index loops, not for-of or forEach: on XS those run an iterator or a closure per element.
 function encodeSubscribe(p: SubscribePacket): Uint8Array {
   checkId(p.id);
-  if (p.subscriptions.length === 0) throw invalid("SUBSCRIBE needs at least one topic filter", "MQTT-3.8.3-3");
+  const subs = p.subscriptions;
+  if (subs.length === 0) throw invalid("SUBSCRIBE needs at least one topic filter", "MQTT-3.8.3-3");
   const lengths: number[] = [];
   let rl = 2;
-  for (const s of p.subscriptions) {
+  for (let i = 0; i < subs.length; i++) {
+    const s = subs[i];
     const e = topicFilterError(s.topic);
     if (e) throw invalid(e[0], e[1]);
     checkQos(s.qos, "MQTT-3.8.3-4");
@@ -167,34 +179,37 @@ function encodeSubscribe(p: SubscribePacket): Uint8Array {
     lengths.push(n);
     rl += 2 + n + 1;
   }
-  const [out, start] = allocate((P.SUBSCRIBE << 4) | 2, rl);
+  const out = allocate((P.SUBSCRIBE << 4) | 2, rl);
+  const start = out.length - rl;
   out[start] = p.id >> 8;
   out[start + 1] = p.id & 0xff;
   let o = start + 2;
-  p.subscriptions.forEach((s, i) => {
-    o = writeString(s.topic, lengths[i], out, o);
-    out[o++] = s.qos;
-  });
+  for (let i = 0; i < subs.length; i++) {
+    o = writeString(subs[i].topic, lengths[i], out, o);
+    out[o++] = subs[i].qos;
+  }
   return out;
 }
 
 function encodeUnsubscribe(p: UnsubscribePacket): Uint8Array {
   checkId(p.id);
-  if (p.topics.length === 0) throw invalid("UNSUBSCRIBE needs at least one topic filter", "MQTT-3.10.3-2");
+  const topics = p.topics;
+  if (topics.length === 0) throw invalid("UNSUBSCRIBE needs at least one topic filter", "MQTT-3.10.3-2");
   const lengths: number[] = [];
   let rl = 2;
-  for (const t of p.topics) {
-    const e = topicFilterError(t);
+  for (let i = 0; i < topics.length; i++) {
+    const e = topicFilterError(topics[i]);
     if (e) throw invalid(e[0], e[1]);
-    const n = stringLength(t);
+    const n = stringLength(topics[i]);
     lengths.push(n);
     rl += 2 + n;
   }
-  const [out, start] = allocate((P.UNSUBSCRIBE << 4) | 2, rl);
+  const out = allocate((P.UNSUBSCRIBE << 4) | 2, rl);
+  const start = out.length - rl;
   out[start] = p.id >> 8;
   out[start + 1] = p.id & 0xff;
   let o = start + 2;
-  p.topics.forEach((t, i) => { o = writeString(t, lengths[i], out, o); });
+  for (let i = 0; i < topics.length; i++) o = writeString(topics[i], lengths[i], out, o);
   return out;
 }
 
@@ -221,7 +236,9 @@ export function encode(p: Packet): Uint8Array {
     case P.SUBACK: {
       checkId(p.id);
       if (p.granted.length === 0) throw invalid("SUBACK needs at least one return code", "MQTT-3.9.3-1");
-      const [out, start] = allocate(P.SUBACK << 4, 2 + p.granted.length);
+      const rl = 2 + p.granted.length;
+      const out = allocate(P.SUBACK << 4, rl);
+      const start = out.length - rl;
       out[start] = p.id >> 8;
       out[start + 1] = p.id & 0xff;
       p.granted.forEach((g, i) => {

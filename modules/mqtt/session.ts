@@ -72,6 +72,8 @@ export interface SessionOptions {
   maxUnwritten?: number;
   /** Retry of subscriptions the broker refused: delay doubling from initialMs (1 s) to maxMs (60 s). */
   resubscribe?: { initialMs?: number; maxMs?: number };
+  /** Emit store/unstore actions (default true); off when nothing persists them. */
+  persist?: boolean;
 }
 
 /** A received message: the PUBLISH without its type tag (`id` present for QoS 1 and 2). */
@@ -192,6 +194,7 @@ export class Session {
   readonly maxUnwritten: number;
   readonly resubscribeInitialMs: number;
   readonly resubscribeMaxMs: number;
+  readonly persist: boolean;
 
   #state: SessionState = "offline";
   /** CONNECT, encoded once: it never changes, and encoding validates it at construction. */
@@ -223,6 +226,8 @@ export class Session {
   #skippedQos2 = 0;
   /** What the application subscribed to: the one owner of filters and their handlers. */
   #subscriptions = new Map<string, Wanted>();
+  /** SUBACK refusals seen: until the first, no filter can be waiting for a retry. */
+  #refusals = 0;
 
   #nextId = 1;
   #nextSeq = 1;
@@ -252,6 +257,7 @@ export class Session {
     this.maxUnwritten = Math.max(1, options.maxUnwritten ?? Infinity);
     this.resubscribeInitialMs = Math.max(1, options.resubscribe?.initialMs ?? 1000);
     this.resubscribeMaxMs = Math.max(this.resubscribeInitialMs, options.resubscribe?.maxMs ?? 60_000);
+    this.persist = options.persist ?? true;
     this.#decoder = new Decoder({ maxPacketSize: options.maxPacketSize, skipOversize: true });
     const connect: P.ConnectPacket = { type: P.CONNECT, clientId: this.clientId, clean: this.clean, keepalive };
     if (this.protocolVersion !== 4) connect.protocolVersion = this.protocolVersion;
@@ -398,16 +404,16 @@ export class Session {
       this.#inboxError = undefined;
       return undefined;
     }
-    const actions: Action[] = [];
     const packet = this.#inbox.shift();
     if (packet) {
+      const actions: Action[] = [];
       this.#handle(packet, now, actions);
       return actions;
     }
     const error = this.#inboxError;
     if (!error) return undefined;
     this.#inboxError = undefined;
-    return this.#fail(actions, error);
+    return this.#fail([], error);
   }
 
   /** Time passes: connect timeout, keepalive, dead-link detection and subscription retries. */
@@ -417,7 +423,7 @@ export class Session {
       return this.#fail(actions, new MqttError("TIMEOUT", `no CONNACK within ${this.connectTimeoutMs} ms`));
     }
     if (this.#state !== "connected") return actions;
-    this.#retryRefused(now, actions);
+    if (this.#refusals) this.#retryRefused(now, actions);
     if (this.#pingDeadline) {
       if (now >= this.#pingDeadline) {
         return this.#fail(actions, new MqttError("TIMEOUT", `no PINGRESP within ${this.pingTimeoutMs} ms: link is dead`));
@@ -435,7 +441,7 @@ export class Session {
     if (this.#state === "connecting") return this.#connectDeadline;
     if (this.#state !== "connected") return undefined;
     let at = this.#pingDeadline || (this.keepaliveMs !== 0 ? this.#nextPing() : Infinity);
-    for (const w of this.#subscriptions.values()) if (w.state === "refused" && w.retryAt < at) at = w.retryAt;
+    if (this.#refusals) for (const w of this.#subscriptions.values()) if (w.state === "refused" && w.retryAt < at) at = w.retryAt;
     return at === Infinity ? undefined : at;
   }
 
@@ -449,7 +455,6 @@ export class Session {
     const actions: Action[] = [];
     const error = checkPublish(request);
     if (error) return reject(actions, op, error);
-    if (this.#state === "disconnecting") return reject(actions, op, closed());
     const qos = request.qos ?? 0;
     const out: Outgoing = {
       seq: this.#nextSeq++, topic: request.topic, payload: request.payload, qos, retain: request.retain ?? false,
@@ -470,7 +475,7 @@ export class Session {
     }
     this.#queue.push(out);
     this.#queuedBytes += out.payload.length;
-    if (qos > 0) actions.push({ type: "store", message: stored(out) });
+    if (qos > 0) this.#store(out, actions);
     return actions;
   }
 
@@ -488,7 +493,6 @@ export class Session {
       if (e) return reject(actions, op, e);
       if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) return reject(actions, op, invalid(`QoS ${String(s.qos)}`, "MQTT-3.8.3-4"));
     }
-    if (this.#state === "disconnecting") return reject(actions, op, closed());
     if (this.#controls() >= MAX_CONTROLS) return reject(actions, op, queueFull());
     for (const s of subscriptions) {
       let w = this.#subscriptions.get(s.topic);
@@ -515,7 +519,6 @@ export class Session {
       const e = filterError(t);
       if (e) return reject(actions, op, e);
     }
-    if (this.#state === "disconnecting") return reject(actions, op, closed());
     if (this.#controls() >= MAX_CONTROLS) return reject(actions, op, queueFull());
     const release: string[] = [];
     for (const t of topics) {
@@ -604,7 +607,7 @@ export class Session {
         const out = this.#inflight.get(packet.id);
         if (out && out.qos === 2 && !out.released) {
           out.released = true;
-          actions.push({ type: "store", message: stored(out) });
+          this.#store(out, actions);
         }
         // Answer even an unknown id so the broker can finish its side [MQTT-4.3.3-1].
         actions.push(this.#send(encode({ type: P.PUBREL, id: packet.id }), now));
@@ -794,6 +797,7 @@ export class Session {
         return;
       }
       refused.push(s.topic);
+      this.#refusals++;
       if (!w) return; // unsubscribed meanwhile
       const delay = Math.min(this.resubscribeMaxMs, this.resubscribeInitialMs * Math.pow(2, Math.min(w.refusals, 30)));
       w.state = "refused";
@@ -852,7 +856,7 @@ export class Session {
     if (out.qos > 0) {
       out.id = this.#allocateId();
       this.#inflight.set(out.id, out);
-      actions.push({ type: "store", message: stored(out) });
+      this.#store(out, actions);
     }
     this.#sendPublish(out, false, now, actions);
     out.sent = true;
@@ -874,13 +878,17 @@ export class Session {
     actions.push(out.qos === 0 && out.op !== undefined ? { type: "send", parts, op: out.op } : { type: "send", parts });
   }
 
+  #store(out: Outgoing, actions: Action[]): void {
+    if (this.persist) actions.push({ type: "store", message: stored(out) });
+  }
+
   #complete(out: Outgoing, actions: Action[]): void {
     this.#inflight.delete(out.id);
     this.#finish(out, actions);
   }
 
   #finish(out: Outgoing, actions: Action[]): void {
-    actions.push({ type: "unstore", seq: out.seq });
+    if (this.persist) actions.push({ type: "unstore", seq: out.seq });
     if (out.op !== undefined) actions.push({ type: "resolve", op: out.op });
   }
 
@@ -892,7 +900,7 @@ export class Session {
     while (this.#queue.length && !fits()) {
       const dropped = this.#queue.shift() as Outgoing;
       this.#queuedBytes -= dropped.payload.length;
-      if (dropped.qos > 0) actions.push({ type: "unstore", seq: dropped.seq });
+      if (dropped.qos > 0 && this.persist) actions.push({ type: "unstore", seq: dropped.seq });
       reject(actions, dropped.op, new MqttError("QUEUE_FULL", "dropped from a full outbox to make room for a newer message"));
     }
     return fits();
@@ -974,10 +982,6 @@ function oversize(p: SkippedPacket): MqttError {
 
 function packetName(p: Packet | SkippedPacket): string {
   return p.type === P.SKIPPED ? "PUBLISH" : P.PACKET_NAMES[p.type];
-}
-
-function closed(): MqttError {
-  return new MqttError("CLOSED", "the client is disconnecting");
 }
 
 function queueFull(): MqttError {

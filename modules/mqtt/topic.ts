@@ -14,22 +14,19 @@ export function topicNameError(topic: string): [string, string] | null {
 
 /** Null when valid: '#' only last and alone in its level, '+' alone in its level. */
 export function topicFilterError(filter: string): [string, string] | null {
-  if (filter.length === 0) return ["topic filter is empty", "MQTT-4.7.3-1"];
-  if (filter.indexOf("#") < 0 && filter.indexOf("+") < 0) return null; // no wildcard, nothing to place
   const n = filter.length;
-  for (let i = 0; i < n; i++) {
-    const c = filter.charCodeAt(i);
-    if (c === 0x23) {
-      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || i !== n - 1) {
-        return ["'#' must be last and occupy a whole level", "MQTT-4.7.1-2"];
-      }
-    } else if (c === 0x2b) {
-      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f)) {
-        return ["'+' must occupy a whole level", "MQTT-4.7.1-3"];
-      }
+  if (n === 0) return ["topic filter is empty", "MQTT-4.7.3-1"];
+  // The first fault from the left is reported. Only the first '#' can be misplaced first
+  // (a well-placed '#' is the last character), so it is found once; each '+' before it is
+  // checked where indexOf finds it.
+  const hash = filter.indexOf("#");
+  const badHash = hash >= 0 && (hash !== n - 1 || (hash > 0 && filter.charCodeAt(hash - 1) !== 0x2f /* / */)) ? hash : n;
+  for (let i = filter.indexOf("+"); i >= 0 && i < badHash; i = filter.indexOf("+", i + 1)) {
+    if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f)) {
+      return ["'+' must occupy a whole level", "MQTT-4.7.1-3"];
     }
   }
-  return null;
+  return badHash < n ? ["'#' must be last and occupy a whole level", "MQTT-4.7.1-2"] : null;
 }
 
 export function assertTopicName(topic: string): void {

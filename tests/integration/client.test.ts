@@ -262,12 +262,12 @@ describe("client against a misbehaving broker", function () {
     }
   });
 
-  it("refuses an oversize packet from its fixed header alone", async () => {
+  it("refuses an oversize packet other than PUBLISH from its fixed header alone", async () => {
     const server = net.createServer((socket) => {
       socket.once("data", () => {
         socket.write(Uint8Array.of(0x20, 2, 0, 0));
-        // PUBLISH announcing 1,000,000 bytes; only the header is ever sent.
-        socket.write(Uint8Array.of(0x30, 0xc0, 0x84, 0x3d));
+        // SUBACK announcing 1,000,000 bytes; only the header is ever sent.
+        socket.write(Uint8Array.of(0x90, 0xc0, 0x84, 0x3d));
       });
       socket.on("error", () => {});
     });
@@ -282,4 +282,46 @@ describe("client against a misbehaving broker", function () {
       server.close();
     }
   });
+
+  it("skips an oversize PUBLISH as it streams in, acknowledges it and stays connected", async () => {
+    const acks: number[] = [];
+    let acked!: () => void;
+    const bothAcked = new Promise<void>((resolve) => { acked = resolve; });
+    const server = net.createServer((socket) => {
+      socket.once("data", () => {
+        socket.write(Uint8Array.of(0x20, 2, 0, 0));
+        // A 1,000,000-byte QoS 1 PUBLISH to "big" (id 7), in 10 KB writes, then a small one (id 8).
+        const rl = 1_000_000 - 4;
+        socket.write(Uint8Array.of(0x32, 0xbc, 0x84, 0x3d, 0, 3, 0x62, 0x69, 0x67, 0, 7));
+        for (let left = rl - 7; left > 0; left -= 10_000) socket.write(new Uint8Array(Math.min(10_000, left)));
+        socket.write(Uint8Array.of(0x32, 9, 0, 5, 0x73, 0x6d, 0x61, 0x6c, 0x6c, 0, 8, 0x21));
+        socket.on("data", (d: Buffer) => {
+          for (let i = 0; i + 4 <= d.length; i += 4) if (d[i] === 0x40) acks.push(d.readUInt16BE(i + 2));
+          if (acks.length === 2) acked();
+        });
+      });
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const c = client((server.address() as net.AddressInfo).port, { maxPacketSize: 64 * 1024, reconnect: false });
+      const error = next(c, "error");
+      const small = next(c, "message", (m) => m.topic === "small");
+      let disconnected = false;
+      c.on("disconnected", () => { disconnected = true; });
+      await c.connect();
+      const e = (await error) as MqttError;
+      assert.equal(e.code, "PACKET_TOO_LARGE");
+      assert.equal(e.topic, "big");
+      assert.equal(e.size, 1_000_000);
+      await small;
+      await bothAcked;
+      assert.deepEqual(acks, [7, 8]);
+      assert.equal(disconnected, false);
+    } finally {
+      await closeAll();
+      server.close();
+    }
+  });
+
 });
