@@ -101,3 +101,48 @@ for (const [name, start] of brokers) {
     });
   });
 }
+
+describe("device layer: a command topic the broker refuses", () => {
+  it("reports the device deaf, then heard again once the broker allows it, and runs the command", async () => {
+    let allow = false;
+    const aedes = await startAedes({ authorizeSubscribe: (_c, sub, done) => done(null, allow ? sub : null) });
+    try {
+      const reports: string[] = [];
+      let reported!: () => void;
+      const restored = new Promise<void>((resolve) => { reported = resolve; });
+      const status: StatusOptions = { topic: "d/r1/status", qos: 1, online: () => ({ state: "online" }), offline: { state: "offline" } };
+      const c = client(aedes.port, { resubscribe: { initialMs: 20, maxMs: 100 } });
+      const dev = new Device(c, {
+        status,
+        commands: {
+          topic: "d/r1/cmd", qos: 1,
+          dispatcher: new CommandDispatcher({ idField: "id", nameField: "command" }).register("echo", { run: () => ({ ok: 1 }) }),
+          respond: (o) => ({ topic: "d/r1/response", qos: 1, retain: false, payload: { id: o.id, success: o.ok } }),
+        },
+        report: (e) => {
+          reports.push(e.kind);
+          if (e.kind === "subscribe_restored") reported();
+        },
+      });
+      const refused = new Promise<void>((resolve) => c.on("suback", (e) => { if (e.code === 128) resolve(); }));
+      await c.connect();
+      await refused;
+      assert.deepEqual([...dev.refusedFilters], ["d/r1/cmd"]);
+      allow = true;
+      await restored;
+      assert.equal(reports[0], "subscribe_refused");
+      assert.equal(reports.at(-1), "subscribe_restored");
+      assert.equal(dev.refusedFilters.size, 0);
+      const backend = client(aedes.port);
+      await backend.connect();
+      const responses = new Inbox(backend);
+      await backend.subscribe("d/r1/response", { qos: 1 });
+      await backend.publish("d/r1/cmd", '{"id":"x1","command":"echo"}', { qos: 1 });
+      await responses.waitFor(1);
+      assert.deepEqual(JSON.parse(responses.texts()[0]), { id: "x1", success: true });
+    } finally {
+      await closeAll();
+      await aedes.close();
+    }
+  });
+});
