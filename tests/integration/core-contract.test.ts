@@ -23,42 +23,23 @@ import * as net from "node:net";
 import { startAedes, type AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
 import { Proxy } from "../harness/proxy.js";
-import type { DisconnectInfo, Message, MqttClient } from "../../modules/mqtt/client.js";
+import type { ClientEvents, DisconnectInfo, Message, MqttClient } from "../../modules/mqtt/client.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { NodeClientOptions } from "../../hosts/node/client.js";
 import { client, closeAll, next, text } from "./util.js";
+import { prng } from "../../modules/device/prng.js";
 
-// ---- the contract's additions, typed loosely ----
-
-interface ContractOptions {
-  /** Backoff resets only after a connection stayed up this long (default 10,000 ms). */
-  stableMs?: number;
-  /** Backoff for re-subscribing a filter the broker refused. */
-  resubscribe?: { initialMs?: number; maxMs?: number; factor?: number };
-  /** 3: MQTT 3.1; 4: MQTT 3.1.1 (default). */
-  protocolVersion?: 3 | 4;
-}
-type Options = Partial<NodeClientOptions> & ContractOptions;
-
-interface SubackEvent {
-  filter: string;
-  code: number;
-  retryInMs?: number;
-}
-type ContractError = MqttError & { topic?: string; size?: number };
+type Options = Partial<NodeClientOptions>;
+type ContractError = MqttError;
 
 function contractClient(port: number, options: Options = {}): MqttClient {
-  return client(port, options as Partial<NodeClientOptions>);
+  return client(port, options);
 }
 
-type AnyListener = (...args: any[]) => void;
-interface LooseEmitter {
-  on(event: string, listener: AnyListener): unknown;
-}
-/** Records every `event` of a client, including events its typings do not declare yet. */
-function record<T>(c: MqttClient, event: string): Log<T> {
-  const log = new Log<T>();
-  (c as unknown as LooseEmitter).on(event, (value: T) => log.push(value));
+/** Records every `event` of a client. */
+function record<K extends keyof ClientEvents>(c: MqttClient, event: K): Log<ClientEvents[K][0]> {
+  const log = new Log<ClientEvents[K][0]>();
+  c.on(event, ((value: ClientEvents[K][0]) => log.push(value)) as never);
   return log;
 }
 
@@ -104,18 +85,6 @@ function envInt(name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${v} is not a positive integer`);
   return n;
-}
-
-/** Deterministic PRNG (mulberry32), so a soak's cut schedule is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function describeError(e: unknown): string {
@@ -442,13 +411,12 @@ describe("core contract B: reconnect backoff does not reset at each CONNACK", fu
     return { port: (s.address() as net.AddressInfo).port, connections: () => connections };
   }
 
-  type Reconnecting = { attempt: number; delayMs: number };
 
   it("attempt numbers and delay ceilings grow while connections die right after CONNACK (default stableMs)", async () => {
     const broker = await flakyBroker();
     const c = contractClient(broker.port, { reconnect: { initialMs: 10, maxMs: 1000 } });
-    const attempts = record<Reconnecting>(c, "reconnecting");
-    const connacks = record<{ sessionPresent: boolean }>(c, "connected");
+    const attempts = record(c, "reconnecting");
+    const connacks = record(c, "connected");
     await c.connect();
     await attempts.until((_, i) => i >= 5, 10_000, "6 reconnecting events").catch(() => undefined);
     const seen = attempts.items.map((r) => r.attempt);
@@ -466,7 +434,7 @@ describe("core contract B: reconnect backoff does not reset at each CONNACK", fu
     // Connections 1-4 and 6 die right after CONNACK; connection 5 stays up 600 ms > stableMs.
     const broker = await flakyBroker({ 5: 600 });
     const c = contractClient(broker.port, { reconnect: { initialMs: 10, maxMs: 1000 }, stableMs: 300 });
-    const attempts = record<Reconnecting>(c, "reconnecting");
+    const attempts = record(c, "reconnecting");
     await c.connect();
     await attempts.until((_, i) => i >= 5, 10_000, "6 reconnecting events").catch(() => undefined);
     const seen = attempts.items.map((r) => r.attempt);
@@ -522,7 +490,7 @@ describe("core contract C: a refused subscription is retried by the client (aede
 
   it("emits suback 128 with retryInMs, retries until the broker allows it, then delivers to the handler", async () => {
     const c = contractClient(aedes.port, { clientId: "guard-1", resubscribe: { initialMs: 50, maxMs: 1000 } });
-    const subacks = record<SubackEvent>(c, "suback");
+    const subacks = record(c, "suback");
     const got = new Log<Message>();
     await c.connect();
     await refusedSubscribe(c, got);
