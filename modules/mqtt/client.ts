@@ -7,7 +7,7 @@ import { MqttError } from "./errors.js";
 import { Session } from "./session.js";
 import type { Action, Message, MessageHandler, SessionOptions } from "./session.js";
 import { Emitter } from "./emitter.js";
-import type { OutboxStore, Socket, SocketProvider, TimerLike } from "./io.js";
+import type { OutboxStore, Socket, SocketOptions, SocketProvider, TimerLike } from "./io.js";
 import { backoffDelay, shouldRetry } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { topicMatches } from "./topic.js";
@@ -109,6 +109,7 @@ export class MqttClient extends Emitter<ClientEvents> {
   #retryTimer: unknown;
   #openTimer: unknown;
   #closeTimer: unknown;
+  #builtSocketOptions: SocketOptions | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -390,21 +391,27 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   // ---- socket ----
 
+  /** The provider's options with ours, built once: every connection uses the same. */
+  #socketOptions(): SocketOptions {
+    if (this.#builtSocketOptions) return this.#builtSocketOptions;
+    const { io: _io, ...providerOptions } = this.#options.socket;
+    return (this.#builtSocketOptions = {
+      ...providerOptions,
+      host: this.#options.host,
+      port: this.#options.port ?? 1883,
+      format: "buffer",
+      onReadable: (count: number) => this.#guard(() => this.#onReadable(count)),
+      onWritable: (count: number) => this.#guard(() => this.#onWritable(count)),
+      onError: (error?: unknown) => this.#guard(() => this.#onError(error)),
+    });
+  }
+
   #open(): void {
-    const { io, ...providerOptions } = this.#options.socket;
     this.#socketUp = false;
     this.#writable = 0;
     this.#readPending = false;
     try {
-      this.#socket = new io({
-        ...providerOptions,
-        host: this.#options.host,
-        port: this.#options.port ?? 1883,
-        format: "buffer",
-        onReadable: (count: number) => this.#guard(() => this.#onReadable(count)),
-        onWritable: (count: number) => this.#guard(() => this.#onWritable(count)),
-        onError: (error?: unknown) => this.#guard(() => this.#onError(error)),
-      });
+      this.#socket = new this.#options.socket.io(this.#socketOptions());
     } catch (e) {
       this.#socket = undefined;
       this.#lost(new MqttError("CONNECT_FAILED", `cannot open a socket to ${this.#options.host}`, undefined, e));

@@ -659,7 +659,7 @@ export class Session {
     if (present) {
       // Resume exactly where the broker's session stands, in the original order [MQTT-4.4.0-1], [MQTT-4.6.0-1].
       for (const out of this.#inflight.values()) this.#resend(out, now, actions);
-    } else {
+    } else if (this.#inflight.size || this.#qos2.size) {
       // The broker has no state: what it acknowledged with PUBREC is delivered; the rest is sent anew.
       this.#qos2.clear();
       this.#released.clear();
@@ -680,18 +680,23 @@ export class Session {
     // Filters the broker may not hold: all when it has no session, else the refused ones.
     // Those a queued SUBSCRIBE carries go with it: subscribing twice would make the broker
     // send the retained messages twice [MQTT-3.8.4-3].
+    if (this.#subscriptions.size && (!packet.sessionPresent || this.#refusals)) this.#resubscribe(packet.sessionPresent);
+    // Released ids from before the cut are confirmed (or re-sent) behind a PINGREQ.
+    if (this.#released.size) this.#ping(now, actions);
+    this.#drain(now, actions);
+  }
+
+  /** After CONNACK: subscribes again to every filter (no session) or to the refused ones. */
+  #resubscribe(sessionPresent: boolean): void {
     const queued = new Set<string>();
     for (const c of this.#controlQueue) if (c.kind === "subscribe") for (const s of c.subscriptions) queued.add(s.topic);
     const again: Subscription[] = [];
     for (const [topic, w] of this.#subscriptions) {
-      if (queued.has(topic) || (packet.sessionPresent && w.state !== "refused")) continue;
+      if (queued.has(topic) || (sessionPresent && w.state !== "refused")) continue;
       w.state = "pending";
       again.push({ topic, qos: w.qos });
     }
     if (again.length) this.#controlQueue.unshift({ kind: "subscribe", subscriptions: again, id: 0, op: NO_OP });
-    // Released ids from before the cut are confirmed (or re-sent) behind a PINGREQ.
-    if (this.#released.size) this.#ping(now, actions);
-    this.#drain(now, actions);
   }
 
   /**

@@ -751,14 +751,17 @@ describe("Session", () => {
   });
 
   describe("disconnect()", () => {
-    it("sends DISCONNECT then close; later requests are rejected CLOSED", () => {
+    it("sends DISCONNECT then close; later requests wait for the next connection", () => {
       const s = online();
       assert.deepEqual(acts(s.disconnect(1, 3)), ["send DISCONNECT", "close", "resolve 3"]);
       assert.equal(s.state, "disconnecting");
-      assert.deepEqual(acts(s.publish(msg("t", "x", 1), 2, 4)), ["reject 4 CLOSED"]);
-      assert.deepEqual(acts(s.subscribe([{ topic: "t", qos: 0 }], 2, 5)), ["reject 5 CLOSED"]);
-      assert.deepEqual(acts(s.unsubscribe(["t"], 2, 6)), ["reject 6 CLOSED"]);
+      assert.deepEqual(acts(s.publish(msg("t", "x", 1), 2, 4)), ["store seq=1 id=-"]);
+      assert.deepEqual(acts(s.subscribe([{ topic: "t", qos: 0 }], 2, 5)), []);
+      assert.deepEqual(acts(s.unsubscribe(["u"], 2, 6)), []);
       assert.equal(s.deadline(), undefined);
+      s.transportDown(3);
+      s.transportUp(4);
+      assert.deepEqual(rx(s, 4, connack(false)), ["connected sp=0", "send SUBSCRIBE #1 t:0", "send UNSUBSCRIBE #2 u", "store seq=1 id=3", "send PUBLISH t q1 #3 'x'"]);
     });
 
     it("only closes when not connected", () => {
