@@ -5,7 +5,7 @@
 // Fast paths for plain ASCII (U+0001..U+007F, one byte each, what topics and client ids
 // almost always are): on XS every .length and charCodeAt of a JS loop is charged, so one
 // native regex test decides "plain" and a native encoder copies the bytes (an 18-character
-// topic: ~40 computrons each instead of ~650). Anything else takes the JS loops below.
+// topic: ~60 computrons each instead of ~650). Anything else takes the JS loops below.
 
 import { MqttError, malformed } from "./errors.js";
 
@@ -38,7 +38,7 @@ export function writeAscii(str: string, out: Uint8Array, offset: number): number
 
 /** Byte length of str in UTF-8; throws INVALID_ARGUMENT for what MQTT forbids. */
 export function utf8Length(str: string): number {
-  if (!NOT_PLAIN.test(str)) return str.length;
+  if (!NOT_PLAIN.test(str)) return str.length; // plain ASCII: a byte per code unit, nothing to refuse
   const n = str.length;
   let bytes = n;
   for (let i = 0; i < n; i++) {
@@ -97,10 +97,12 @@ export function encodeUtf8(str: string): Uint8Array {
   return out;
 }
 
-// Native decoders, looked up once like the encoders: String.fromArrayBuffer is XS's own on
-// Moddable devices (not in xsnap), TextDecoder is global in xsnap and Node.
+// Native decoders, looked up once like the encoders: String.fromArrayBuffer(buffer, offset,
+// length) is XS's own on Moddable devices (not in xsnap), TextDecoder is global in xsnap and
+// Node. The probe refuses a stand-in that ignores offset and length (the XS benchmark's does).
 const NativeString = String as unknown as { fromArrayBuffer?: (buffer: ArrayBufferLike, offset: number, length: number) => string };
-const FROM_ARRAY_BUFFER = typeof NativeString.fromArrayBuffer === "function";
+const FROM_ARRAY_BUFFER = typeof NativeString.fromArrayBuffer === "function" &&
+  NativeString.fromArrayBuffer(Uint8Array.of(0x61, 0x62, 0x63).buffer, 1, 1) === "b";
 const TextDecoderClass = (globalThis as unknown as { TextDecoder?: new () => { decode(bytes: Uint8Array): string } }).TextDecoder;
 const DECODER = !FROM_ARRAY_BUFFER && typeof TextDecoderClass === "function" ? new TextDecoderClass() : undefined;
 
@@ -116,7 +118,10 @@ function decodeNative(bytes: Uint8Array, start: number, end: number): string | u
   return DECODER?.decode(bytes.subarray(start, end));
 }
 
-/** Code units per String.fromCharCode.apply: each is a slot on the XS stack (1,024 on our devices). */
+/**
+ * Code units per String.fromCharCode.apply: each argument is a slot on the XS stack, and
+ * overflowing it aborts the machine (4,096 killed xsnap; our devices' stack is 1,024 slots).
+ */
 const CHUNK = 256;
 
 /** Decodes bytes[start, end) strictly; throws MALFORMED_PACKET citing the clause. */
