@@ -67,7 +67,7 @@ interface Pending {
   reject(error: MqttError): void;
 }
 
-const NO_STORE: OutboxStore = { load: () => [], put() {}, delete() {} };
+const NO_STORE: OutboxStore = { load: () => [], put: () => undefined, delete: () => undefined };
 
 const TLS_ERROR = /TLS|SSL|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HANDSHAKE|ALTNAME/i;
 
@@ -155,12 +155,21 @@ export class MqttClient extends Emitter<ClientEvents> {
    * stays in the outbox for the next connect(), as does one published while stopped.
    */
   publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
-    return this.#request((op) => {
-      const bytes = toPayload(payload);
-      const o = options ?? {};
-      if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
-      return this.session.publish({ topic, payload: bytes, qos: o.qos ?? 0, retain: o.retain ?? false }, this.#now(), op);
-    }) as Promise<void>;
+    // The hot path: written out rather than through #request, which costs a closure on XS.
+    return new Promise<void>((resolve, reject) => {
+      const op = this.#nextOp++;
+      let actions: Action[];
+      try {
+        const o = options ?? {};
+        if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
+        actions = this.session.publish({ topic, payload: toPayload(payload), qos: o.qos ?? 0, retain: o.retain ?? false }, this.#now(), op);
+      } catch (e) {
+        reject(asArgumentError(e));
+        return;
+      }
+      this.#ops.set(op, { resolve: resolve as (v: unknown) => void, reject });
+      this.#run(actions);
+    });
   }
 
   /**
@@ -233,15 +242,14 @@ export class MqttClient extends Emitter<ClientEvents> {
   #request(call: (op: number) => Action[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const op = this.#nextOp++;
-      this.#ops.set(op, { resolve, reject });
       let actions: Action[];
       try {
         actions = call(op);
       } catch (e) {
-        this.#ops.delete(op);
-        reject(e instanceof MqttError ? e : new MqttError("INVALID_ARGUMENT", String(e), undefined, e));
+        reject(asArgumentError(e));
         return;
       }
+      this.#ops.set(op, { resolve, reject });
       this.#run(actions);
     });
   }
@@ -249,14 +257,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   #run(actions: Action[]): void {
     const epoch = this.#epoch;
     let connected: { sessionPresent: boolean } | undefined;
-    const announce = (): void => {
-      if (!connected) return;
-      const event = connected;
-      connected = undefined;
-      this.emit("connected", event);
-      for (const w of this.#connectWaiters.splice(0)) w.resolve(event);
-    };
-    for (const a of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i];
       // A handler that disconnected mid-batch makes the batch's later sends and deliveries stale.
       if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
       switch (a.type) {
@@ -269,7 +271,9 @@ export class MqttClient extends Emitter<ClientEvents> {
           this.#scheduleFlush();
           break;
         case "close":
-          announce(); // "connected" before "disconnected", even within one batch
+          // "connected" before "disconnected", even within one batch
+          if (connected) this.#announce(connected);
+          connected = undefined;
           this.#close(a.error);
           break;
         case "connected":
@@ -304,8 +308,13 @@ export class MqttClient extends Emitter<ClientEvents> {
     }
     // Announced after the batch: the CONNACK's batch resends the outbox, and what a
     // "connected" listener publishes must queue behind it, not jump ahead.
-    announce();
+    if (connected) this.#announce(connected);
     this.#armTick();
+  }
+
+  #announce(event: { sessionPresent: boolean }): void {
+    this.emit("connected", event);
+    for (const w of this.#connectWaiters.splice(0)) w.resolve(event);
   }
 
   #settle(op: number, f: (p: Pending) => void): void {
@@ -356,15 +365,38 @@ export class MqttClient extends Emitter<ClientEvents> {
     try {
       f();
     } catch (e) {
-      const error = e instanceof MqttError ? e : new MqttError("INTERNAL_ERROR", `unexpected fault: ${String(e)}`, undefined, e);
-      try {
-        if (this.#socket) this.#close(error);
-        else this.#report(error);
-      } catch {
-        // nothing sane is left to do; the next timer or socket event starts over
-      }
+      this.#fault(e);
     }
   }
+
+  #fault(e: unknown): void {
+    const error = e instanceof MqttError ? e : new MqttError("INTERNAL_ERROR", `unexpected fault: ${String(e)}`, undefined, e);
+    try {
+      if (this.#socket) this.#close(error);
+      else this.#report(error);
+    } catch {
+      // nothing sane is left to do; the next timer or socket event starts over
+    }
+  }
+
+  // Callbacks made once, each with its own try/catch: a closure per event costs on XS.
+  #tickFired = (): void => {
+    this.#tickTimer = undefined;
+    try {
+      this.#run(this.session.tick(this.#now()));
+    } catch (e) {
+      this.#fault(e);
+    }
+  };
+
+  #flushTask = (): void => {
+    this.#flushScheduled = false;
+    try {
+      this.#flush();
+    } catch (e) {
+      this.#fault(e);
+    }
+  };
 
   // ---- timers ----
 
@@ -379,10 +411,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     if (this.#tickTimer !== undefined && this.#tickAt <= at) return;
     if (this.#tickTimer !== undefined) this.#clearTimer(this.#tickTimer);
     this.#tickAt = at;
-    this.#tickTimer = this.#timer.set(() => {
-      this.#tickTimer = undefined;
-      this.#guard(() => this.#run(this.session.tick(this.#now())));
-    }, Math.max(0, at - this.#now()));
+    this.#tickTimer = this.#timer.set(this.#tickFired, Math.max(0, at - this.#now()));
   }
 
   #clearTimer(t: unknown): void {
@@ -400,9 +429,27 @@ export class MqttClient extends Emitter<ClientEvents> {
       host: this.#options.host,
       port: this.#options.port ?? 1883,
       format: "buffer",
-      onReadable: (count: number) => this.#guard(() => this.#onReadable(count)),
-      onWritable: (count: number) => this.#guard(() => this.#onWritable(count)),
-      onError: (error?: unknown) => this.#guard(() => this.#onError(error)),
+      onReadable: (count: number) => {
+        try {
+          this.#onReadable(count);
+        } catch (e) {
+          this.#fault(e);
+        }
+      },
+      onWritable: (count: number) => {
+        try {
+          this.#onWritable(count);
+        } catch (e) {
+          this.#fault(e);
+        }
+      },
+      onError: (error?: unknown) => {
+        try {
+          this.#onError(error);
+        } catch (e) {
+          this.#fault(e);
+        }
+      },
     });
   }
 
@@ -474,10 +521,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     // Coalesce everything queued in this turn into as few socket writes as possible.
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    Promise.resolve().then(() => {
-      this.#flushScheduled = false;
-      this.#guard(() => this.#flush());
-    });
+    Promise.resolve().then(this.#flushTask);
   }
 
   /** Writes queued bytes, never more than the socket said it can take. */
@@ -599,6 +643,10 @@ export class MqttClient extends Emitter<ClientEvents> {
       if (this.#wanted) this.#guard(() => this.#open());
     }, delayMs);
   }
+}
+
+function asArgumentError(e: unknown): MqttError {
+  return e instanceof MqttError ? e : new MqttError("INVALID_ARGUMENT", String(e), undefined, e);
 }
 
 /** Plain JavaScript callers may pass anything: only strings and bytes are payloads. */

@@ -87,26 +87,32 @@ function checkPublish(p: PublishPacket): number {
 
 /** Fixed header, topic and packet id of a PUBLISH; the payload bytes follow it on the wire. */
 export function encodePublishHeader(p: PublishPacket): Uint8Array {
-  const topicLength = checkPublish(p);
-  const variable = 2 + topicLength + (p.qos > 0 ? 2 : 0);
-  const rl = variable + p.payload.length;
-  const first = (P.PUBLISH << 4) | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
-  const out = new Uint8Array(1 + lengthOfLength(rl) + variable);
+  return writePublish(p.topic, checkPublish(p), p.payload, p.qos, p.retain, p.dup, p.id ?? 0, false);
+}
+
+/**
+ * A PUBLISH from fields the caller has already validated (the session checks them once at
+ * publish()), with the payload copied in when `whole`, else only its header: the payload
+ * view follows it on the wire, so a large payload is never copied.
+ */
+export function writePublish(topic: string, topicLength: number, payload: Uint8Array, qos: number, retain: boolean, dup: boolean, id: number, whole: boolean): Uint8Array {
+  const variable = 2 + topicLength + (qos > 0 ? 2 : 0);
+  const rl = variable + payload.length;
+  const first = (P.PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  const headerLength = 1 + lengthOfLength(rl) + variable;
+  const out = new Uint8Array(whole ? headerLength + payload.length : headerLength);
   let o = writeHeader(out, first, rl);
-  o = writeString(p.topic, topicLength, out, o);
-  if (p.qos > 0) {
-    out[o] = (p.id as number) >> 8;
-    out[o + 1] = (p.id as number) & 0xff;
+  o = writeString(topic, topicLength, out, o);
+  if (qos > 0) {
+    out[o] = id >> 8;
+    out[o + 1] = id & 0xff;
   }
+  if (whole) out.set(payload, headerLength);
   return out;
 }
 
 function encodePublish(p: PublishPacket): Uint8Array {
-  const header = encodePublishHeader(p);
-  const out = new Uint8Array(header.length + p.payload.length);
-  out.set(header, 0);
-  out.set(p.payload, header.length);
-  return out;
+  return writePublish(p.topic, checkPublish(p), p.payload, p.qos, p.retain, p.dup, p.id ?? 0, true);
 }
 
 // protocol name and level: "MQTT" 4 [MQTT-3.1.2-1], [MQTT-3.1.2-2]; MQTT 3.1: "MQIsdp" 3

@@ -5,7 +5,7 @@
 import * as P from "./packets.js";
 import type { Packet, PublishPacket, QoS, SkippedPacket, Subscription, Will } from "./packets.js";
 import { MqttError } from "./errors.js";
-import { encode, encodePublishHeader, MAX_REMAINING_LENGTH } from "./encode.js";
+import { encode, writePublish, MAX_REMAINING_LENGTH } from "./encode.js";
 import { Decoder } from "./decode.js";
 import { utf8Length, encodeUtf8 } from "./utf8.js";
 import { topicNameError, topicFilterError } from "./topic.js";
@@ -126,6 +126,8 @@ export interface PublishRequest {
 interface Outgoing {
   seq: number;
   topic: string;
+  /** The topic's UTF-8 length, found when it was validated. */
+  topicLength: number;
   payload: Uint8Array;
   qos: QoS;
   retain: boolean;
@@ -145,6 +147,9 @@ interface Control {
 }
 
 const NO_OP = undefined;
+
+/** Payloads up to this size are copied into their PUBLISH's buffer; larger ones follow it as a view. */
+const INLINE_PAYLOAD = 256;
 
 /** At most this many SUBSCRIBE/UNSUBSCRIBE requests wait or await their answer. */
 const MAX_CONTROLS = 256;
@@ -306,8 +311,10 @@ export class Session {
   restore(messages: StoredMessage[]): void {
     const sorted = [...messages].sort((a, b) => a.seq - b.seq);
     for (const m of sorted) {
+      const topicLength = checkPublish(m);
+      if (typeof topicLength !== "number") continue; // a store that kept garbage: nothing to send
       const out: Outgoing = {
-        seq: m.seq, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain,
+        seq: m.seq, topic: m.topic, topicLength, payload: m.payload, qos: m.qos, retain: m.retain,
         id: m.id ?? 0, released: m.released ?? false, sent: m.id !== undefined, op: NO_OP,
       };
       // With a known id the exchange resumes with the broker's session; else it is sent anew.
@@ -453,11 +460,11 @@ export class Session {
 
   publish(request: PublishRequest, now: number, op?: number): Action[] {
     const actions: Action[] = [];
-    const error = checkPublish(request);
-    if (error) return reject(actions, op, error);
+    const topicLength = checkPublish(request);
+    if (typeof topicLength !== "number") return reject(actions, op, topicLength);
     const qos = request.qos ?? 0;
     const out: Outgoing = {
-      seq: this.#nextSeq++, topic: request.topic, payload: request.payload, qos, retain: request.retain ?? false,
+      seq: this.#nextSeq++, topic: request.topic, topicLength, payload: request.payload, qos, retain: request.retain ?? false,
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
@@ -874,12 +881,12 @@ export class Session {
   }
 
   #sendPublish(out: Outgoing, dup: boolean, now: number, actions: Action[]): void {
-    const packet: PublishPacket = { type: P.PUBLISH, topic: out.topic, payload: out.payload, qos: out.qos, retain: out.retain, dup };
-    if (out.qos > 0) packet.id = out.id;
-    const header = encodePublishHeader(packet);
-    const parts = out.payload.length ? [header, out.payload] : [header];
+    // A small payload is copied in: one buffer is cheaper than a second part to write.
+    const whole = out.payload.length <= INLINE_PAYLOAD;
+    const bytes = writePublish(out.topic, out.topicLength, out.payload, out.qos, out.retain, dup, out.id, whole);
+    const parts = whole ? [bytes] : [bytes, out.payload];
     this.#lastSent = now;
-    this.#unwritten += header.length + out.payload.length;
+    this.#unwritten += whole ? bytes.length : bytes.length + out.payload.length;
     actions.push(out.qos === 0 && out.op !== undefined ? { type: "send", parts, op: out.op } : { type: "send", parts });
   }
 
@@ -943,10 +950,13 @@ function invalid(message: string, clause?: string): MqttError {
   return new MqttError("INVALID_ARGUMENT", message, clause);
 }
 
-/** Every check the encoder would make, before anything changes: validate, then mutate. */
-function checkPublish(request: PublishRequest): MqttError | null {
+/**
+ * Every check the encoder would make, before anything changes: validate, then mutate.
+ * Returns the topic's UTF-8 length, or why the request is refused.
+ */
+function checkPublish(request: PublishRequest): MqttError | number {
   if (request === null || typeof request !== "object") return invalid("publish request must be an object");
-  const { topic, payload, qos = 0, retain } = request;
+  const topic = request.topic, payload = request.payload, qos = request.qos ?? 0, retain = request.retain;
   if (typeof topic !== "string") return invalid(`topic must be a string, not ${typeof topic}`);
   const e = topicNameError(topic);
   if (e) return invalid(e[0], e[1]);
@@ -961,7 +971,7 @@ function checkPublish(request: PublishRequest): MqttError | null {
   }
   if (length > 0xffff) return invalid(`topic of ${length} bytes is longer than 65535`, "MQTT-1.5.3");
   if (2 + length + 2 + payload.length > MAX_REMAINING_LENGTH) return invalid(`payload of ${payload.length} bytes exceeds the MQTT maximum`, "MQTT-2.2.3");
-  return null;
+  return length;
 }
 
 function filterError(filter: unknown): MqttError | null {
