@@ -274,7 +274,7 @@ export class MqttClient extends Emitter<ClientEvents> {
           // "connected" before "disconnected", even within one batch
           if (connected) this.#announce(connected);
           connected = undefined;
-          this.#close(a.error);
+          this.#close(a.error, a.resync);
           break;
         case "connected":
           this.#connectedAt = this.#now();
@@ -571,7 +571,7 @@ export class MqttClient extends Emitter<ClientEvents> {
   }
 
   /** Closes the socket; an error means the link failed, none means disconnect() finished. */
-  #close(error?: MqttError): void {
+  #close(error?: MqttError, resync = false): void {
     if (!error && this.#unwritten > 0 && this.#socketUp && this.#socket) {
       // Let DISCONNECT reach the wire first, but not forever: a stalled link is cut.
       if (!this.#closeAfterFlush) {
@@ -601,11 +601,11 @@ export class MqttClient extends Emitter<ClientEvents> {
     } catch {
       // already closed
     }
-    this.#lost(error);
+    this.#lost(error, resync);
   }
 
   /** The connection is gone: fail what cannot survive it and decide whether to retry. */
-  #lost(error?: MqttError): void {
+  #lost(error?: MqttError, resync = false): void {
     const now = this.#now();
     this.#run(this.session.transportDown(now));
     // Bytes not yet written belong to the dead connection; QoS 0 "written" ops fail.
@@ -634,8 +634,9 @@ export class MqttClient extends Emitter<ClientEvents> {
     }
     // connect() was called while disconnect() was closing: that close is done, a new link follows.
     for (const w of this.#disconnectWaiters.splice(0)) w();
-    this.#attempt++;
-    const delayMs = backoffDelay(this.#attempt, this.#options.reconnect || {}, this.#options.random ?? Math.random);
+    // A resync the session asked for is no failure: straight back, the backoff untouched.
+    if (!resync) this.#attempt++;
+    const delayMs = resync ? 0 : backoffDelay(this.#attempt, this.#options.reconnect || {}, this.#options.random ?? Math.random);
     this.emit("disconnected", error ? { error, reconnectInMs: delayMs } : { reconnectInMs: delayMs });
     this.emit("reconnecting", { attempt: this.#attempt, delayMs });
     this.#retryTimer = this.#timer.set(() => {

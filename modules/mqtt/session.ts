@@ -102,7 +102,8 @@ export type Action =
   /** Write these parts, in order; if `op` is set, resolve it once they are written. */
   | { type: "send"; parts: Uint8Array[]; op?: number }
   /** Close the transport; with an error when the session gives up on the connection. */
-  | { type: "close"; error?: MqttError }
+  /** `resync`: a deliberate reconnect, to be made at once and not counted as a failure. */
+  | { type: "close"; error?: MqttError; resync?: boolean }
   | { type: "connected"; sessionPresent: boolean }
   | { type: "message"; packet: PublishPacket }
   | { type: "resolve"; op: number; value?: unknown }
@@ -774,8 +775,10 @@ export class Session {
       this.#qos2.delete(id);
     }
     if (this.#skippedQos2 && this.#qos2.size < this.qos2Memory) {
-      this.#fail(actions, new MqttError("QUEUE_FULL",
-        `reconnecting so the broker re-sends ${this.#skippedQos2} QoS 2 message(s) skipped while qos2Memory (${this.qos2Memory}) was full`));
+      const error = new MqttError("QUEUE_FULL",
+        `reconnecting so the broker re-sends ${this.#skippedQos2} QoS 2 message(s) skipped while qos2Memory (${this.qos2Memory}) was full`);
+      this.transportDown(now);
+      actions.push({ type: "close", error, resync: true });
     } else if (this.#skippedQos2 && this.#released.size) {
       this.#ping(now, actions);
     }
