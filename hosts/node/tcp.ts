@@ -45,6 +45,7 @@ export abstract class NodeStreamSocket implements Socket {
   #window = 0;
   #writable = 0;
   #notifyPending = false;
+  #corked = false;
   #connected = false;
   #done = false; // onError delivered or close() called: no further callbacks
 
@@ -115,6 +116,15 @@ export abstract class NodeStreamSocket implements Socket {
     if (size > this.#writable) throw new RangeError(`write of ${size} bytes exceeds writable ${this.#writable}`);
     if (size === 0) return this.#writable;
     this.#writable -= size;
+    // Writes of one tick leave together (one writev): the client writes each batch at once.
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
     // Copy: the caller may reuse its buffer as soon as write() returns, node keeps a reference.
     socket.write(Buffer.from(data), (error) => {
       if (error || this.#done) return; // failures arrive through 'error'

@@ -130,16 +130,24 @@ describe("MqttClient with a fake socket and clock", () => {
     });
   }
 
-  it("coalesces the packets of one turn into one write after a microtask", async () => {
-    const { client, s } = await connected();
+  it("writes each call's packets at once, and a batch's packets in one write", async () => {
+    const { client, s, net, clock } = await connected({ clean: false });
     const before = s.writes.length;
-    const ps = Array.from({ length: 10 }, (_, i) => client.publish(`c/${i}`, `m${i}`));
-    assert.equal(s.writes.length, before, "nothing written synchronously");
-    await Promise.resolve();
-    await Promise.resolve();
-    assert.equal(s.writes.length, before + 1, "exactly one write");
-    assert.deepEqual(decodeAll(s.writes[before]).map(show), Array.from({ length: 10 }, (_, i) => `PUBLISH c/${i} q0 'm${i}'`));
-    await Promise.all(ps);
+    const ps = Array.from({ length: 3 }, (_, i) => outcome(client.publish(`c/${i}`, `m${i}`, { qos: 1 })));
+    assert.equal(s.writes.length, before + 3, "written synchronously, one write per call");
+    // After a reconnect, the CONNACK's batch (three resends) leaves as one write.
+    s.fail(new Error("cut"));
+    clock.advance(60_000);
+    const s2 = net.last;
+    s2.writable(65_536);
+    s2.take();
+    const writes = s2.writes.length;
+    s2.send({ type: P.CONNACK, sessionPresent: true, returnCode: 0 });
+    assert.equal(s2.writes.length, writes + 1, "one write");
+    assert.deepEqual(decodeAll(s2.writes[writes]).map(show), [0, 1, 2].map((i) => `PUBLISH c/${i} q1 #${i + 1} dup 'm${i}'`));
+    s2.send({ type: P.PUBACK, id: 1 }, { type: P.PUBACK, id: 2 }, { type: P.PUBACK, id: 3 });
+    await microtasks();
+    assert.ok(ps.every((p) => p.settled && p.error === undefined));
   });
 
   it("resolves QoS 1 on PUBACK and QoS 2 on PUBCOMP", async () => {

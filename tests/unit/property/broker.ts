@@ -317,6 +317,9 @@ export class Broker {
       form = "pubrel";
       tag = s.exchanges.get(id)?.tag;
     }
+    // A PUBREL whose PUBCOMP the client may not have processed (read in the turn it closed)
+    // is a legitimate re-send of an exchange the broker already finished.
+    if (!form && p.type === P.PUBREL && s.pubrelMayRepeat.has(p.id)) return;
     if (!form) {
       // Acknowledgements of the broker's messages, pings and (un)subscriptions may come
       // first; a new PUBLISH or a PUBREL that is no re-send ends the re-sends.
