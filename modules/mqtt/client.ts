@@ -515,17 +515,7 @@ export class MqttClient extends Emitter<ClientEvents> {
   /** Writes queued bytes, never more than the socket said it can take. */
   #flush(): void {
     if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      this.#flushLoop();
-    } finally {
-      this.#flushing = false;
-    }
-    if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
-    else if (this.#readPending && this.#socket && !this.session.writeBlocked) this.#onReadable(0);
-  }
-
-  #flushLoop(): void {
+    this.#flushing = true; // reset here and in #lost, should a fault escape the loop
     const socket = this.#socket;
     while (socket && this.#socket === socket && this.#socketUp && this.#unwritten > 0 && this.#writable > 0) {
       const n = Math.min(this.#writable, this.#unwritten);
@@ -553,6 +543,7 @@ export class MqttClient extends Emitter<ClientEvents> {
       try {
         result = socket.write(chunk);
       } catch (e) {
+        this.#flushing = false;
         this.#close(new MqttError("DISCONNECTED", "socket write failed", undefined, e));
         return;
       }
@@ -566,6 +557,9 @@ export class MqttClient extends Emitter<ClientEvents> {
       const more = this.session.written(n, this.#now());
       if (more.length) this.#run(more);
     }
+    this.#flushing = false;
+    if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
+    else if (this.#readPending && this.#socket && !this.session.writeBlocked) this.#onReadable(0);
   }
 
   /** Closes the socket; an error means the link failed, none means disconnect() finished. */
@@ -610,6 +604,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#out = [];
     this.#enqueued = this.#written = 0;
     this.#readPending = false;
+    this.#flushing = false;
     for (const { op } of this.#writtenOps.splice(0)) {
       this.#settle(op, (p) => p.reject(new MqttError("DISCONNECTED", "connection lost before the message was written")));
     }
