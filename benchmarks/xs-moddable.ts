@@ -23,11 +23,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import * as esbuild from "esbuild";
 import { Decoder } from "../modules/mqtt/decode.js";
 import { PACKET_NAMES } from "../modules/mqtt/packets.js";
 import { Mosquitto } from "../tests/harness/mosquitto.js";
-import { XsWorker } from "../tests/harness/xsnap.js";
+import { XsWorker, bundleForXs } from "../tests/harness/xsnap.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -77,23 +76,12 @@ async function bundle(mqttclient: string): Promise<string> {
     timer: path.join(root, "benchmarks/xs-moddable/timer.ts"),
     time: path.join(root, "benchmarks/xs-moddable/time.ts"),
   };
-  const result = await esbuild.build({
-    entryPoints: [path.join(root, "benchmarks/xs-moddable/worker.ts")],
-    absWorkingDir: root,
-    bundle: true,
-    format: "iife",
-    target: "es2022",
-    platform: "neutral",
-    write: false,
-    logLevel: "silent",
-    plugins: [{
-      name: "moddable",
-      setup(build) {
-        build.onResolve({ filter: /^(moddable:mqttclient|timer|time)$/ }, (a) => ({ path: shims[a.path]! }));
-      },
-    }],
-  });
-  return result.outputFiles[0]!.text;
+  return bundleForXs("benchmarks/xs-moddable/worker.ts", [{
+    name: "moddable",
+    setup(build) {
+      build.onResolve({ filter: /^(moddable:mqttclient|timer|time)$/ }, (a) => ({ path: shims[a.path]! }));
+    },
+  }]);
 }
 
 async function measure(code: string, client: ClientName, port: number): Promise<Run> {

@@ -1,10 +1,12 @@
 // For the profile: a socket, timer and clock inside XS with no bridge, so a whole exchange
 // runs in one crank and the in-crank meter sees only the clients (and this small harness,
-// whose cost is measured and subtracted). The socket behaves as hosts/xsnap's XsSocket: the
-// first onWritable means connected, each write is acknowledged by an onWritable with the
-// full window, and a canned broker answers CONNECT, a QoS 1 PUBLISH and PINGREQ.
+// whose cost is measured and subtracted). The socket behaves as hosts/xsnap's XsSocket, and
+// reads through the same ChunkReader: the first onWritable means connected, each write is
+// acknowledged by an onWritable with the full window, and a canned broker answers CONNECT,
+// a QoS 1 PUBLISH and PINGREQ.
 
 import type { SocketOptions, TimerLike } from "../../modules/mqtt/io.js";
+import { ChunkReader } from "../../hosts/xsnap/socket.js";
 
 const WINDOW = 16_384;
 const CONNACK = Uint8Array.of(0x20, 2, 0, 0);
@@ -68,44 +70,16 @@ export function reset(): void {
 
 declare function setImmediate(callback: () => void): void;
 
-export class FakeSocket {
+export class FakeSocket extends ChunkReader {
   readonly #options: SocketOptions;
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #queued = 0;
   #done = false;
   /** Bytes written, for the profile to check. */
   static written: Uint8Array[] = [];
 
   constructor(options: SocketOptions) {
+    super();
     this.#options = options;
     events.push(() => this.#writable());
-  }
-
-  read(byteLength?: number): ArrayBuffer | undefined {
-    if (this.#queued === 0) return undefined;
-    const count = byteLength === undefined ? this.#queued : Math.min(byteLength, this.#queued);
-    const first = this.#chunks[0]!;
-    if (this.#head === 0 && count === first.length) {
-      this.#chunks.shift();
-      this.#queued -= count;
-      return first.buffer as ArrayBuffer;
-    }
-    const out = new Uint8Array(count);
-    let filled = 0;
-    while (filled < count) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length - this.#head, count - filled);
-      out.set(chunk.subarray(this.#head, this.#head + take), filled);
-      filled += take;
-      this.#head += take;
-      if (this.#head === chunk.length) {
-        this.#chunks.shift();
-        this.#head = 0;
-      }
-    }
-    this.#queued -= count;
-    return out.buffer;
   }
 
   write(data: Uint8Array): number {
@@ -127,8 +101,6 @@ export class FakeSocket {
 
   #readable(bytes: Uint8Array): void {
     if (this.#done) return;
-    this.#chunks.push(bytes.slice());
-    this.#queued += bytes.length;
-    this.#options.onReadable(this.#queued);
+    this.#options.onReadable(this.queue(bytes));
   }
 }

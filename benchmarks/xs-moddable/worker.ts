@@ -2,7 +2,7 @@
 // XS side of benchmarks/xs-moddable.ts: our MqttClient and Moddable's ECMA-419 MQTT client
 // ($MODDABLE/examples/io/tcp/mqttclient/mqttclient.js, resolved as "moddable:mqttclient"
 // when the benchmark bundles this file) on the same bridge: hosts/xsnap's socket (Moddable's
-// through ./tcp.ts), timer and clock. Jobs, as hosts/xsnap/main.ts answers them:
+// through ./tcp.ts), timer and clock. Jobs, answered by hosts/xsnap/jobs.ts as main.ts's are:
 //   ours.connect / ours.publish / ours.disconnect    our client, as tests/xs/meters.test.ts drives it
 //   mod.connect / mod.publish / mod.disconnect       Moddable's client, the same exchange
 //   noop                                             the bridge alone
@@ -11,19 +11,16 @@
 import MQTTClient from "moddable:mqttclient";
 import { MqttClient } from "../../modules/mqtt/client.js";
 import type { ClientOptions } from "../../modules/mqtt/client.js";
-import { MqttError } from "../../modules/mqtt/errors.js";
 import type { QoS } from "../../modules/mqtt/packets.js";
 import { prng } from "../../modules/device/prng.js";
-import { call, install, now, on } from "../../hosts/xsnap/bridge.js";
+import { now } from "../../hosts/xsnap/bridge.js";
+import { serveJobs } from "../../hosts/xsnap/jobs.js";
+import type { Job } from "../../hosts/xsnap/jobs.js";
 import { XsSocket } from "../../hosts/xsnap/socket.js";
 import { xsTimer } from "../../hosts/xsnap/timer.js";
 import { Tcp419 } from "./tcp.js";
 import { Resolver } from "./resolver.js";
 import { fake, runStep, setupStep, steps } from "./profile.js";
-
-type Args = Record<string, unknown>;
-type JobResult = { result?: unknown; bytes?: Uint8Array } | void;
-type Job = (args: Args, payload: Uint8Array) => Promise<JobResult> | JobResult;
 
 // XS builtins of Moddable's runtime that xsnap lacks; native there as here (TextEncoder and
 // TextDecoder are native in xsnap).
@@ -134,24 +131,4 @@ const jobs: Record<string, Job> = {
   },
 };
 
-on("job", (event, payload) => {
-  const job = event.job;
-  const run = jobs[event.name];
-  Promise.resolve()
-    .then(() => {
-      if (!run) throw new Error(`no job ${event.name}`);
-      return run(event.args, payload);
-    })
-    .then(
-      (r) => {
-        const { result, bytes } = r ?? {};
-        call({ op: "done", job, ok: true, result }, bytes);
-      },
-      (e: unknown) => {
-        const error = e instanceof Error ? e.message : String(e);
-        call(e instanceof MqttError ? { op: "done", job, ok: false, error, code: e.code } : { op: "done", job, ok: false, error });
-      },
-    );
-});
-
-install();
+serveJobs(jobs);

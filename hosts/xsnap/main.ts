@@ -6,25 +6,22 @@
 //                      publish, next message, disconnect, abort, state)
 //   product.*          boot one of the five products on simulated hardware (start, stop)
 //   noop               nothing: what the bridge itself costs
-// Every job ends with a "done" call carrying its result or its error.
+// Every job ends with a "done" call carrying its result or its error (./jobs.ts).
 
 import { MqttClient } from "../../modules/mqtt/client.js";
 import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
-import { MqttError } from "../../modules/mqtt/errors.js";
 import type { QoS } from "../../modules/mqtt/packets.js";
 import { scenarios } from "../../tests/scenarios/moddable-mqtt.js";
 import type { ScenarioBroker, ScenarioHost } from "../../tests/scenarios/moddable-mqtt.js";
-import { call, install, now, on } from "./bridge.js";
+import { call, now } from "./bridge.js";
+import { serveJobs } from "./jobs.js";
+import type { Args, Job } from "./jobs.js";
 import { XsSocket } from "./socket.js";
 import { delay, xsTimer } from "./timer.js";
 import { prng } from "../../modules/device/prng.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { Product } from "../../modules/device/product.js";
 import { productNamed } from "../../modules/products/index.js";
-
-type Args = Record<string, unknown>;
-type JobResult = { result?: unknown; bytes?: Uint8Array } | void;
-type Job = (args: Args, payload: Uint8Array) => Promise<JobResult> | JobResult;
 
 type HostClientOptions = Omit<ClientOptions, "socket" | "timer" | "now" | "random" | "store">;
 
@@ -163,24 +160,4 @@ const jobs: Record<string, Job> = {
   },
 };
 
-on("job", (event, payload) => {
-  const job = event.job;
-  const run = jobs[event.name];
-  Promise.resolve()
-    .then(() => {
-      if (!run) throw new Error(`no job ${event.name}`);
-      return run(event.args, payload);
-    })
-    .then(
-      (r) => {
-        const { result, bytes } = r ?? {};
-        call({ op: "done", job, ok: true, result }, bytes);
-      },
-      (e: unknown) => {
-        const error = e instanceof Error ? e.message : String(e);
-        call(e instanceof MqttError ? { op: "done", job, ok: false, error, code: e.code } : { op: "done", job, ok: false, error });
-      },
-    );
-});
-
-install();
+serveJobs(jobs);

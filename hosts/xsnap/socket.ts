@@ -18,35 +18,23 @@ on("error", (event) => {
   sockets.get(event.id)?.failed(error);
 });
 
-export class XsSocket implements Socket {
-  readonly #id: number;
-  #callbacks: Partial<SocketCallbacks>;
+/**
+ * The read side of an ECMA-419 socket in "buffer" format, over the chunks it received:
+ * read() hands a whole chunk over as its own ArrayBuffer when it can, else copies.
+ * Shared by XsSocket and benchmarks/xs-moddable/fake.ts's FakeSocket.
+ */
+export class ChunkReader {
   // Received chunks, each its own ArrayBuffer; #head bytes of the first already read.
   #chunks: Uint8Array[] = [];
   #head = 0;
   #queued = 0;
-  #writable = 0;
-  #connected = false;
-  #done = false;
-
-  constructor(options: SocketOptions) {
-    const host = (options.host ?? options.address) as unknown;
-    if (typeof host !== "string" || host === "") throw new TypeError("host (or address) required");
-    if (options.format !== undefined && options.format !== "buffer") {
-      throw new RangeError(`unsupported format: ${String(options.format)}`);
-    }
-    this.#callbacks = { onReadable: options.onReadable, onWritable: options.onWritable, onError: options.onError };
-    this.#id = nextId++;
-    call({ op: "open", id: this.#id, host, port: options.port });
-    sockets.set(this.#id, this);
-  }
 
   read(byteLength?: number): ArrayBuffer | undefined {
     if (this.#queued === 0) return undefined;
     const count = byteLength === undefined ? this.#queued : Math.min(Math.max(0, Math.floor(byteLength)), this.#queued);
     const first = this.#chunks[0];
     if (this.#head === 0 && count === first.length) {
-      // A whole chunk owns its ArrayBuffer (see received()): hand it over.
+      // A whole chunk owns its ArrayBuffer (see queue()): hand it over.
       this.#chunks.shift();
       this.#queued -= count;
       return first.buffer as ArrayBuffer;
@@ -66,6 +54,40 @@ export class XsSocket implements Socket {
     }
     this.#queued -= count;
     return out.buffer;
+  }
+
+  /** Queues a copy of `bytes`, so that read() can hand it over whole; returns the bytes now queued. */
+  protected queue(bytes: Uint8Array): number {
+    this.#chunks.push(bytes.slice());
+    return this.#queued += bytes.length;
+  }
+
+  /** Drops all that is queued. */
+  protected drop(): void {
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#head = 0;
+  }
+}
+
+export class XsSocket extends ChunkReader implements Socket {
+  readonly #id: number;
+  #callbacks: Partial<SocketCallbacks>;
+  #writable = 0;
+  #connected = false;
+  #done = false;
+
+  constructor(options: SocketOptions) {
+    super();
+    const host = (options.host ?? options.address) as unknown;
+    if (typeof host !== "string" || host === "") throw new TypeError("host (or address) required");
+    if (options.format !== undefined && options.format !== "buffer") {
+      throw new RangeError(`unsupported format: ${String(options.format)}`);
+    }
+    this.#callbacks = { onReadable: options.onReadable, onWritable: options.onWritable, onError: options.onError };
+    this.#id = nextId++;
+    call({ op: "open", id: this.#id, host, port: options.port });
+    sockets.set(this.#id, this);
   }
 
   write(data: Uint8Array): number {
@@ -90,11 +112,8 @@ export class XsSocket implements Socket {
 
   received(payload: Uint8Array): void {
     if (this.#done || payload.length === 0) return;
-    // The payload is a view into the host's message; copy it out so read() can hand over
-    // whole chunks as their own ArrayBuffers.
-    this.#chunks.push(payload.slice());
-    this.#queued += payload.length;
-    this.#call("onReadable", this.#queued);
+    // The payload is a view into the host's message: queue() copies it out.
+    this.#call("onReadable", this.queue(payload));
   }
 
   writable(count: number): void {
@@ -112,9 +131,7 @@ export class XsSocket implements Socket {
 
   #finish(): void {
     this.#done = true;
-    this.#chunks = [];
-    this.#queued = 0;
-    this.#head = 0;
+    this.drop();
     sockets.delete(this.#id);
   }
 

@@ -67,12 +67,14 @@ export interface JobResult<T = Record<string, unknown>> {
   bytes: Uint8Array;
 }
 
-let bundled: Promise<string> | undefined;
-
-/** hosts/xsnap/main.ts and everything it imports, as one script for XS. Built once per process. */
-export function xsBundle(): Promise<string> {
-  bundled ??= esbuild.build({
-    entryPoints: [path.join(root, "hosts/xsnap/main.ts")],
+/**
+ * `entry` (a path from the repository root) and everything it imports, as one script for XS
+ * to evaluate; `plugins` resolve what esbuild cannot. Shared by xsBundle() and
+ * benchmarks/xs-moddable.ts (which bundles its own entry with shims for Moddable's modules).
+ */
+export async function bundleForXs(entry: string, plugins: esbuild.Plugin[] = []): Promise<string> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(root, entry)],
     absWorkingDir: root,
     bundle: true,
     format: "iife",
@@ -80,7 +82,16 @@ export function xsBundle(): Promise<string> {
     platform: "neutral",
     write: false,
     logLevel: "silent",
-  }).then((r) => r.outputFiles[0]!.text);
+    plugins,
+  });
+  return result.outputFiles[0]!.text;
+}
+
+let bundled: Promise<string> | undefined;
+
+/** hosts/xsnap/main.ts and everything it imports, as one script for XS. Built once per process. */
+export function xsBundle(): Promise<string> {
+  bundled ??= bundleForXs("hosts/xsnap/main.ts");
   return bundled;
 }
 

@@ -1,5 +1,6 @@
-// Test doubles and helpers shared by the session, backoff and client unit tests:
-// a seeded PRNG, packet summaries, a controllable clock/timer and a fake ECMA-419 socket.
+// Test doubles and helpers shared by the session, backoff and client unit tests (and the
+// property test's broker): a seeded PRNG, packet summaries, a controllable clock/timer and a
+// fake ECMA-419 socket.
 
 import * as assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
@@ -64,8 +65,6 @@ export function show(p: Packet): string {
       if (p.password !== undefined) s += ` pass=${td.decode(p.password)}`;
       return s;
     }
-    case P.CONNACK:
-      return `CONNACK sp=${p.sessionPresent ? 1 : 0} rc=${p.returnCode}`;
     case P.PUBLISH: {
       let s = `PUBLISH ${p.topic} q${p.qos}`;
       if (p.id !== undefined) s += ` #${p.id}`;
@@ -73,6 +72,19 @@ export function show(p: Packet): string {
       if (p.retain) s += " retain";
       return `${s} '${td.decode(p.payload)}'`;
     }
+    default:
+      return showControl(p);
+  }
+}
+
+/**
+ * The compact form of any packet but CONNECT and PUBLISH, whose forms differ by who shows
+ * them. Shared by show() and tests/unit/property/broker.ts's showPacket().
+ */
+export function showControl(p: Packet): string {
+  switch (p.type) {
+    case P.CONNACK:
+      return `CONNACK sp=${p.sessionPresent ? 1 : 0} rc=${p.returnCode}`;
     case P.SUBSCRIBE:
       return `SUBSCRIBE #${p.id} ${p.subscriptions.map((x) => `${x.topic}:${x.qos}`).join(",")}`;
     case P.SUBACK:

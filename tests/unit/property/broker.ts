@@ -31,6 +31,7 @@ import type { Config, Rng } from "./generator.js";
 import { int, pick, LEVELS } from "./generator.js";
 import type { Monitor } from "./model.js";
 import { tagOf, tagSeq } from "./model.js";
+import { showControl } from "../fakes.js";
 
 const latin1 = (bytes: Uint8Array, max = 16): string => String.fromCharCode(...bytes.subarray(0, max));
 const textBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -589,21 +590,11 @@ export function showPacket(p: Packet): string {
   switch (p.type) {
     case P.CONNECT:
       return `CONNECT clean=${p.clean ? 1 : 0} ka=${p.keepalive}`;
-    case P.CONNACK:
-      return `CONNACK sp=${p.sessionPresent ? 1 : 0} rc=${p.returnCode}`;
     case P.PUBLISH:
       return `PUBLISH ${p.topic} q${p.qos}${p.id !== undefined ? ` #${p.id}` : ""}${p.dup ? " dup" : ""} ${tagOf(latin1(p.payload))}` +
         (p.payload.length > 16 ? ` (${p.payload.length} B)` : "");
-    case P.SUBSCRIBE:
-      return `SUBSCRIBE #${p.id} ${p.subscriptions.map((x) => `${x.topic}:${x.qos}`).join(",")}`;
-    case P.SUBACK:
-      return `SUBACK #${p.id} ${p.granted.join(",")}`;
-    case P.UNSUBSCRIBE:
-      return `UNSUBSCRIBE #${p.id} ${p.topics.join(",")}`;
-    case P.PUBACK: case P.PUBREC: case P.PUBREL: case P.PUBCOMP: case P.UNSUBACK:
-      return `${P.PACKET_NAMES[p.type]} #${p.id}`;
     default:
-      return P.PACKET_NAMES[p.type];
+      return showControl(p);
   }
 }
 
