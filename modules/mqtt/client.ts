@@ -264,9 +264,9 @@ export class MqttClient extends Emitter<ClientEvents> {
       if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
       switch (a.type) {
         case "send":
-          for (const part of a.parts) {
-            this.#out.push(part);
-            this.#enqueued += part.length;
+          for (let j = 0; j < a.parts.length; j++) { // not for-of: XS runs the array iterator
+            this.#out.push(a.parts[j]);
+            this.#enqueued += a.parts[j].length;
           }
           if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op });
           break;
@@ -318,7 +318,8 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   #announce(event: { sessionPresent: boolean }): void {
     this.emit("connected", event);
-    for (const w of this.#connectWaiters.splice(0)) w.resolve(event);
+    const waiters = this.#connectWaiters.splice(0);
+    for (let i = 0; i < waiters.length; i++) waiters[i].resolve(event);
   }
 
   #settle(op: number, f: (p: Pending) => void): void {
@@ -340,12 +341,15 @@ export class MqttClient extends Emitter<ClientEvents> {
   #deliver(packet: PublishPacket): void {
     const message: Message = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
     if (packet.id !== undefined) message.id = packet.id;
-    for (const [filter, wanted] of this.session.subscriptions) {
-      if (wanted.handlers.length && topicMatches(filter, packet.topic)) {
-        for (const handler of wanted.handlers) this.#call(handler, filter, message);
+    // Indexed loops and no destructuring: on XS each costs an iterator per message.
+    for (const entry of this.session.subscriptions) {
+      const handlers = entry[1].handlers;
+      if (handlers.length && topicMatches(entry[0], packet.topic)) {
+        for (let i = 0; i < handlers.length; i++) this.#call(handlers[i], entry[0], message);
       }
     }
-    for (const r of this.#routes) if (topicMatches(r.filter, packet.topic)) this.#call(r.handler, r.filter, message);
+    const routes = this.#routes;
+    for (let i = 0; i < routes.length; i++) if (topicMatches(routes[i].filter, packet.topic)) this.#call(routes[i].handler, routes[i].filter, message);
     this.emit("message", message);
   }
 

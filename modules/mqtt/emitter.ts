@@ -32,7 +32,10 @@ export class Emitter<Events extends { [K in keyof Events]: unknown[] }> {
   protected emit<K extends keyof Events>(event: K, ...args: Events[K]): void {
     const list = this.#listeners[event];
     if (!list) return;
-    for (const listener of [...list]) {
+    // A copy, so a listener may remove itself; indexed: XS runs an iterator for for-of.
+    const copy = list.slice();
+    for (let i = 0; i < copy.length; i++) {
+      const listener = copy[i];
       try {
         listener(...args);
       } catch (e) {

@@ -157,6 +157,9 @@ const MAX_CONTROLS = 256;
 
 const PINGREQ_BYTES = encode({ type: P.PINGREQ });
 
+/** Shared and frozen: returned when there is nothing to do. */
+const NO_ACTIONS = Object.freeze([]) as unknown as Action[];
+
 /**
  * FNV-1a over topic and payload (or, for a skipped packet, its size): tells a
  * retransmission from a new message reusing an id.
@@ -369,12 +372,13 @@ export class Session {
    * publishes held back while more than maxUnwritten bytes were waiting.
    */
   written(bytes: number, now: number): Action[] {
-    const actions: Action[] = [];
     // While reading is paused (writeBlocked), a PINGRESP cannot be seen: writes that still
     // progress are the proof of life instead.
     if (bytes > 0 && this.#pingDeadline && this.writeBlocked) this.#pingDeadline = Math.max(this.#pingDeadline, now + this.pingTimeoutMs);
     this.#unwritten = Math.max(0, this.#unwritten - bytes);
-    if (this.#queue.length && !this.writeBlocked) this.#drain(now, actions);
+    if (!this.#queue.length || this.writeBlocked) return NO_ACTIONS; // called per socket write: no garbage
+    const actions: Action[] = [];
+    this.#drain(now, actions);
     return actions;
   }
 
