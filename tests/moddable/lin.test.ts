@@ -191,6 +191,11 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
         await sim.waitFor(/connected sessionPresent/, 30_000);
         const c = client(broker.port);
         await c.connect();
+        // The device subscribes in its CONNACK batch, ahead of its telemetry: once telemetry
+        // arrives the broker has its SUBSCRIBE, so the command cannot overtake it.
+        const telemetry = new Inbox(c, (m) => m.topic === topics.telemetry);
+        await c.subscribe(topics.telemetry, { qos: 1 });
+        await telemetry.waitFor(1, 30_000);
         const responses = new Inbox(c, (m) => m.topic === topics.response);
         await c.subscribe(topics.response, { qos: 1 });
         await c.publish(topics.command, JSON.stringify({ id: "t1", op: "ping" }), { qos: 1 });
