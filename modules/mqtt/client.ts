@@ -67,8 +67,6 @@ interface Pending {
   reject(error: MqttError): void;
 }
 
-const NO_STORE: OutboxStore = { load: () => [], put: () => undefined, delete: () => undefined };
-
 const TLS_ERROR = /TLS|SSL|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HANDSHAKE|ALTNAME/i;
 
 export class MqttClient extends Emitter<ClientEvents> {
@@ -76,7 +74,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   #options: ClientOptions;
   #now: () => number;
   #timer: TimerLike;
-  #store: OutboxStore;
+  /** Absent: the session then emits no store actions. */
+  #store: OutboxStore | undefined;
 
   #socket: Socket | undefined;
   #socketUp = false;
@@ -117,7 +116,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#timer = options.timer;
-    this.#store = options.store ?? NO_STORE;
+    this.#store = options.store;
     // Without a store the session's own queues are the RAM copy: no store actions at all.
     this.session = new Session({ maxUnwritten: 16 * 1024, persist: options.store !== undefined, ...options });
     if (options.store) this.session.restore(options.store.load());
@@ -291,10 +290,10 @@ export class MqttClient extends Emitter<ClientEvents> {
           this.#settle(a.op, (p) => p.reject(a.error));
           break;
         case "store":
-          this.#persist(() => this.#store.put(a.message));
+          this.#persist(() => this.#store?.put(a.message));
           break;
         case "unstore":
-          this.#persist(() => this.#store.delete(a.seq));
+          this.#persist(() => this.#store?.delete(a.seq));
           break;
         case "error":
           this.#report(a.error);

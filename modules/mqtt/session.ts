@@ -173,8 +173,6 @@ function fingerprint(p: PublishPacket | SkippedPacket): number {
   return (h ^ bytes.length) >>> 0;
 }
 
-
-
 const CONNACK_REASONS: Record<number, [string, "CONNECT_FAILED" | "AUTHENTICATION_FAILED"]> = {
   1: ["unacceptable protocol version", "CONNECT_FAILED"],
   2: ["client identifier rejected", "CONNECT_FAILED"],
@@ -719,14 +717,10 @@ export class Session {
    * first send was lost, and is delivered.
    */
   #inbound(packet: PublishPacket | SkippedPacket, now: number, actions: Action[]): void {
-    const deliver = (): void => {
-      if (packet.type === P.PUBLISH) actions.push({ type: "message", packet });
-      else actions.push({ type: "error", error: oversize(packet) });
-    };
     if (packet.qos === 0) {
-      deliver();
+      deliver(packet, actions);
     } else if (packet.qos === 1) {
-      deliver();
+      deliver(packet, actions);
       actions.push(this.#send(encode({ type: P.PUBACK, id: packet.id as number }), now));
     } else {
       const id = packet.id as number;
@@ -740,7 +734,7 @@ export class Session {
           if (!this.#pingDeadline) this.#ping(now, actions);
           return;
         }
-        if (!resent) deliver();
+        if (!resent) deliver(packet, actions);
         this.#released.delete(id);
         this.#qos2.set(id, print);
       }
@@ -779,10 +773,8 @@ export class Session {
       this.#qos2.delete(id);
     }
     if (this.#skippedQos2 && this.#qos2.size < this.qos2Memory) {
-      const error = new MqttError("QUEUE_FULL",
-        `reconnecting so the broker re-sends ${this.#skippedQos2} QoS 2 message(s) skipped while qos2Memory (${this.qos2Memory}) was full`);
-      this.transportDown(now);
-      actions.push({ type: "close", error, resync: true });
+      this.#fail(actions, new MqttError("QUEUE_FULL",
+        `reconnecting so the broker re-sends ${this.#skippedQos2} QoS 2 message(s) skipped while qos2Memory (${this.qos2Memory}) was full`), true);
     } else if (this.#skippedQos2 && this.#released.size) {
       this.#ping(now, actions);
     }
@@ -945,10 +937,10 @@ export class Session {
     return { type: "send", parts: [bytes] };
   }
 
-  /** Gives up on this connection with a reason; the binding closes the transport. */
-  #fail(actions: Action[], error: MqttError): Action[] {
+  /** Gives up on this connection with a reason (or resyncs it); the binding closes the transport. */
+  #fail(actions: Action[], error: MqttError, resync = false): Action[] {
     this.transportDown(0);
-    actions.push({ type: "close", error });
+    actions.push(resync ? { type: "close", error, resync } : { type: "close", error });
     return actions;
   }
 }
@@ -992,6 +984,12 @@ function filterError(filter: unknown): MqttError | null {
     return err as MqttError;
   }
   return length > 0xffff ? invalid(`topic filter of ${length} bytes is longer than 65535`, "MQTT-1.5.3") : null;
+}
+
+/** A message for the application, or for a skipped one the report of it. */
+function deliver(packet: PublishPacket | SkippedPacket, actions: Action[]): void {
+  if (packet.type === P.PUBLISH) actions.push({ type: "message", packet });
+  else actions.push({ type: "error", error: oversize(packet) });
 }
 
 function oversize(p: SkippedPacket): MqttError {
