@@ -86,15 +86,13 @@ export class MqttClient extends Emitter<ClientEvents> {
   #out: Uint8Array[] = [];
   #enqueued = 0;
   #written = 0;
-  #writtenOps: { at: number; op: number }[] = [];
+  #writtenOps: { at: number; op: Pending }[] = [];
   /** A flush is running: one nested in it (say, from a batch it set off) leaves the work to it. */
   #flushing = false;
   #closeAfterFlush = false;
   /** Bumped when the connection is given up, so actions computed before are dropped. */
   #epoch = 0;
 
-  #ops = new Map<number, Pending>();
-  #nextOp = 1;
   /** Handlers routed by handle(), which subscribes to nothing; subscriptions live in the session. */
   #routes: { filter: string; handler: MessageHandler }[] = [];
 
@@ -157,17 +155,16 @@ export class MqttClient extends Emitter<ClientEvents> {
   publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
     // The hot path: written out rather than through #request, which costs a closure on XS.
     return new Promise<void>((resolve, reject) => {
-      const op = this.#nextOp++;
       let actions: Action[];
       try {
         const o = options ?? {};
         if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
+        const op: Pending = { resolve: resolve as (v: unknown) => void, reject };
         actions = this.session.publish({ topic, payload: toPayload(payload), qos: o.qos ?? 0, retain: o.retain ?? false }, this.#now(), op);
       } catch (e) {
         reject(asArgumentError(e));
         return;
       }
-      this.#ops.set(op, { resolve: resolve as (v: unknown) => void, reject });
       this.#run(actions);
     });
   }
@@ -239,17 +236,15 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   // ---- session plumbing ----
 
-  #request(call: (op: number) => Action[]): Promise<unknown> {
+  #request(call: (op: Pending) => Action[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const op = this.#nextOp++;
       let actions: Action[];
       try {
-        actions = call(op);
+        actions = call({ resolve, reject });
       } catch (e) {
         reject(asArgumentError(e));
         return;
       }
-      this.#ops.set(op, { resolve, reject });
       this.#run(actions);
     });
   }
@@ -257,6 +252,9 @@ export class MqttClient extends Emitter<ClientEvents> {
   #run(actions: Action[]): void {
     const epoch = this.#epoch;
     let connected: { sessionPresent: boolean } | undefined;
+    // The session's deadline only comes earlier by a send (a ping's timeout), a change of
+    // state or a refusal; else the armed timer stands (firing early is harmless).
+    let rearm = this.#tickTimer === undefined;
     for (let i = 0; i < actions.length; i++) {
       const a = actions[i];
       // A handler that disconnected mid-batch makes the batch's later sends and deliveries stale.
@@ -267,27 +265,30 @@ export class MqttClient extends Emitter<ClientEvents> {
             this.#out.push(a.parts[j]);
             this.#enqueued += a.parts[j].length;
           }
-          if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op });
+          rearm = true;
+          if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op as Pending });
           break;
         case "close":
           // "connected" before "disconnected", even within one batch
           if (connected) this.#announce(connected);
           connected = undefined;
           this.#close(a.error, a.resync);
+          rearm = true;
           break;
         case "connected":
           this.#connectedAt = this.#now();
           this.#sessionPresent = a.sessionPresent;
           connected = { sessionPresent: a.sessionPresent };
+          rearm = true;
           break;
         case "message":
           this.#deliver(a.packet);
           break;
         case "resolve":
-          this.#settle(a.op, (p) => p.resolve(a.value));
+          (a.op as Pending).resolve(a.value);
           break;
         case "reject":
-          this.#settle(a.op, (p) => p.reject(a.error));
+          (a.op as Pending).reject(a.error);
           break;
         case "store":
           this.#persist(() => this.#store?.put(a.message));
@@ -299,6 +300,7 @@ export class MqttClient extends Emitter<ClientEvents> {
           this.#report(a.error);
           break;
         case "suback":
+          rearm = true;
           this.emit("suback", a.retryInMs === undefined
             ? { filter: a.filter, code: a.code }
             : { filter: a.filter, code: a.code, retryInMs: a.retryInMs });
@@ -312,21 +314,13 @@ export class MqttClient extends Emitter<ClientEvents> {
     // socket's job (Node corks a tick's writes; lwip has Nagle): a microtask per turn here
     // costs 78 heap slots on XS.
     if (this.#enqueued !== this.#written) this.#flush();
-    this.#armTick();
+    if (rearm) this.#armTick();
   }
 
   #announce(event: { sessionPresent: boolean }): void {
     this.emit("connected", event);
     const waiters = this.#connectWaiters.splice(0);
     for (let i = 0; i < waiters.length; i++) waiters[i].resolve(event);
-  }
-
-  #settle(op: number, f: (p: Pending) => void): void {
-    const p = this.#ops.get(op);
-    if (p) {
-      this.#ops.delete(op);
-      f(p);
-    }
   }
 
   #persist(f: () => void): void {
@@ -520,8 +514,8 @@ export class MqttClient extends Emitter<ClientEvents> {
     if (this.#flushing) return;
     this.#flushing = true; // reset here and in #lost, should a fault escape the loop
     const socket = this.#socket;
-    while (socket && this.#socket === socket && this.#socketUp && this.#unwritten > 0 && this.#writable > 0) {
-      const n = Math.min(this.#writable, this.#unwritten);
+    while (socket && this.#socket === socket && this.#socketUp && this.#enqueued > this.#written && this.#writable > 0) {
+      const n = Math.min(this.#writable, this.#enqueued - this.#written);
       let chunk: Uint8Array;
       const first = this.#out[0];
       if (first.length === n) {
@@ -553,8 +547,7 @@ export class MqttClient extends Emitter<ClientEvents> {
       this.#writable = typeof result === "number" ? result : this.#writable - n;
       this.#written += n;
       while (this.#writtenOps.length && this.#writtenOps[0].at <= this.#written) {
-        const { op } = this.#writtenOps.shift() as { at: number; op: number };
-        this.#settle(op, (p) => p.resolve(undefined));
+        (this.#writtenOps.shift() as { op: Pending }).op.resolve(undefined);
       }
       // Room in the write budget: the session may send what it held back.
       const more = this.session.written(n, this.#now());
@@ -609,7 +602,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     this.#readPending = false;
     this.#flushing = false;
     for (const { op } of this.#writtenOps.splice(0)) {
-      this.#settle(op, (p) => p.reject(new MqttError("DISCONNECTED", "connection lost before the message was written")));
+      op.reject(new MqttError("DISCONNECTED", "connection lost before the message was written"));
     }
     if (error) this.#report(error);
     // Only a connection that lasted earns a fresh backoff: one dropped right after its

@@ -97,17 +97,24 @@ export interface Wanted {
 
 export type SessionState = "offline" | "connecting" | "connected" | "disconnecting";
 
+/**
+ * The caller's handle for one request, handed back in the request's send, resolve or reject
+ * action. Opaque to the session: the client passes the promise's settle functions, so an
+ * answer needs no lookup.
+ */
+export type Op = object | number;
+
 /** What the binding must do. `op` values are the handles the caller passed in. */
 export type Action =
   /** Write these parts, in order; if `op` is set, resolve it once they are written. */
-  | { type: "send"; parts: Uint8Array[]; op?: number }
+  | { type: "send"; parts: Uint8Array[]; op?: Op }
   /** Close the transport; with an error when the session gives up on the connection. */
   /** `resync`: a deliberate reconnect, to be made at once and not counted as a failure. */
   | { type: "close"; error?: MqttError; resync?: boolean }
   | { type: "connected"; sessionPresent: boolean }
   | { type: "message"; packet: PublishPacket }
-  | { type: "resolve"; op: number; value?: unknown }
-  | { type: "reject"; op: number; error: MqttError }
+  | { type: "resolve"; op: Op; value?: unknown }
+  | { type: "reject"; op: Op; error: MqttError }
   /** Persist (insert or replace) this unacknowledged QoS >= 1 message. */
   | { type: "store"; message: StoredMessage }
   | { type: "unstore"; seq: number }
@@ -137,14 +144,14 @@ interface Outgoing {
   released: boolean;
   /** Sent at least once on some connection: a resend carries DUP [MQTT-3.3.1-1]. */
   sent: boolean;
-  op: number | undefined;
+  op: Op | undefined;
 }
 
 interface Control {
   kind: "subscribe" | "unsubscribe";
   subscriptions: Subscription[];
   id: number;
-  op: number | undefined;
+  op: Op | undefined;
 }
 
 const NO_OP = undefined;
@@ -461,7 +468,7 @@ export class Session {
 
   // ---- API requests ----
 
-  publish(request: PublishRequest, now: number, op?: number): Action[] {
+  publish(request: PublishRequest, now: number, op?: Op): Action[] {
     const actions: Action[] = [];
     const topicLength = checkPublish(request);
     if (typeof topicLength !== "number") return reject(actions, op, topicLength);
@@ -493,7 +500,7 @@ export class Session {
    * Subscribes; `handler`, if given, joins the filters' handlers. A filter stays wanted until
    * unsubscribed: refused, it is retried with backoff and on every reconnect.
    */
-  subscribe(subscriptions: Subscription[], now: number, op?: number, handler?: MessageHandler): Action[] {
+  subscribe(subscriptions: Subscription[], now: number, op?: Op, handler?: MessageHandler): Action[] {
     const actions: Action[] = [];
     if (!Array.isArray(subscriptions)) return reject(actions, op, invalid("subscriptions must be an array"));
     if (subscriptions.length === 0) return reject(actions, op, invalid("no topic filters", "MQTT-3.8.3-3"));
@@ -521,7 +528,7 @@ export class Session {
    * With a handler, detaches it and sends UNSUBSCRIBE only for filters no one else holds
    * (resolving at once if none); without, forgets the filters whoever holds them.
    */
-  unsubscribe(topics: string[], now: number, op?: number, handler?: MessageHandler): Action[] {
+  unsubscribe(topics: string[], now: number, op?: Op, handler?: MessageHandler): Action[] {
     const actions: Action[] = [];
     if (!Array.isArray(topics)) return reject(actions, op, invalid("topic filters must be an array"));
     if (topics.length === 0) return reject(actions, op, invalid("no topic filters", "MQTT-3.10.3-2"));
@@ -551,7 +558,7 @@ export class Session {
    * Graceful close: DISCONNECT (the broker then discards the will [MQTT-3.14.4-3]) and close.
    * Unacknowledged messages stay queued (and stored) and complete on a later connect.
    */
-  disconnect(now: number, op?: number): Action[] {
+  disconnect(now: number, op?: Op): Action[] {
     const actions: Action[] = [];
     if (this.#state === "connected") {
       actions.push(this.#send(encode({ type: P.DISCONNECT }), now));
@@ -1008,7 +1015,7 @@ function queueFull(): MqttError {
   return new MqttError("QUEUE_FULL", `${MAX_CONTROLS} subscribe/unsubscribe requests already pending`);
 }
 
-function reject(actions: Action[], op: number | undefined, error: MqttError): Action[] {
+function reject(actions: Action[], op: Op | undefined, error: MqttError): Action[] {
   if (op !== undefined) actions.push({ type: "reject", op, error });
   return actions;
 }

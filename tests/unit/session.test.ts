@@ -216,7 +216,7 @@ describe("Session", () => {
               allocations++;
             }
           } else if (a.type === "resolve") {
-            assert.ok(ops.delete(a.op), `op ${a.op} resolved once`);
+            assert.ok(ops.delete(a.op as number), `op ${a.op} resolved once`);
             resolved++;
           } else if (a.type === "reject" || a.type === "close") {
             assert.fail(`unexpected ${acts([a])}`);
