@@ -12,7 +12,8 @@ import { PreferenceOutbox } from "./preference-store.js";
 import { runRoundTrip, roundTripWill } from "../../modules/apps/roundtrip.js";
 import { runScenarios } from "./apps/scenarios.js";
 import { products } from "../../modules/products/index.js";
-import { moddableProductHost } from "./product-host.js";
+import { moddablePlatform } from "./platform.js";
+import { Device } from "../../modules/device/device.js";
 
 function log(line: string): void {
   trace(`[${text("app")}] ${line}\n`);
@@ -39,7 +40,7 @@ function start(): void {
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(product.defaults)) config[key] = text(key) || value;
     const deviceId = text("device") || product.deviceId(0);
-    const running = product.simulate(moddableProductHost({
+    const running = product.simulate(new Device(moddablePlatform({
       deviceId,
       config,
       broker,
@@ -49,7 +50,7 @@ function start(): void {
       maxBackoffMs: number("maxBackoffMs", 10_000),
       seed: number("seed", 1),
       log,
-    }));
+    })));
     running.start();
     return;
   }

@@ -3,6 +3,7 @@
 // is split across numbered keys.
 
 import Preference from "preference";
+import { fnv1aHex } from "../../modules/device/hash.js";
 import type { OutboxStore, StoredMessage } from "../../modules/mqtt/io.js";
 import { encodeUtf8, decodeUtf8 } from "../../modules/mqtt/utf8.js";
 import { concatBytes } from "../../modules/mqtt/bytes.js";
@@ -149,7 +150,5 @@ export class PreferenceSettings {
 /** At most 12 characters, leaving room for a chunk suffix within NVS's 15: long keys get a hash. */
 export function nvsKey(key: string): string {
   if (key.length <= 12 && !key.includes(".")) return key;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return key.replace(/\./g, "_").slice(0, 4) + "~" + hash.toString(16).padStart(8, "0").slice(0, 7);
+  return key.replace(/\./g, "_").slice(0, 4) + "~" + fnv1aHex(key).slice(0, 7);
 }

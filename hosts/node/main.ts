@@ -9,7 +9,8 @@ import type { Product, ProductDefinition } from "../../modules/device/product.js
 import { products, productNamed } from "../../modules/products/index.js";
 import { topicMatches } from "../../modules/mqtt/topic.js";
 import { createNodeClient } from "./client.js";
-import { nodeProductHost } from "./product-host.js";
+import { nodePlatform } from "./platform.js";
+import { Device } from "../../modules/device/device.js";
 import { parseBroker, parseSettings, writeSession, removeSession } from "./session.js";
 
 const USAGE = `npm start -- [options]
@@ -124,23 +125,23 @@ async function main(): Promise<void> {
       const deviceId = definition.deviceId(i);
       const label = `${definition.name}/${deviceId}`;
       const color = COLORS[p % COLORS.length];
-      const host = nodeProductHost({
+      const platform = nodePlatform({
         product: definition.name, deviceId, broker: broker!, config: config[definition.name], stateDir: args.state,
         seed: args.seed * 1000 + p * 100 + i, log: (line) => console.log(`${time()} ${paint(color, label)} ${line}`),
       });
       const entry: Running = { label, color, filter: definition.topicFilter(deviceId, config[definition.name]), product: undefined!, clientIds: new Set() };
-      // Products that sleep create a client per wake: watch every client the host makes.
-      const createClient = host.createClient;
-      host.createClient = (options) => {
-        const client = createClient(options);
+      // Products that sleep connect once per wake: watch every client the platform makes.
+      const createClient = platform.createClient;
+      platform.createClient = (options) => {
         entry.clientIds.add(options.clientId);
-        client.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
-        client.on("disconnected", ({ error, reconnectInMs }) => {
-          if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
-        });
-        return client;
+        return createClient(options);
       };
-      entry.product = definition.simulate(host);
+      const device = new Device(platform);
+      device.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
+      device.on("disconnected", ({ error, reconnectInMs }) => {
+        if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
+      });
+      entry.product = definition.simulate(device);
       running.push(entry);
     }
   });

@@ -1,12 +1,20 @@
-// What every product does on the wire: announce itself online (retained) on each connect,
-// with a Last Will that marks it offline; take commands from one topic, dispatch them, and
-// publish each outcome in the product's response format. Products supply topics, formats
-// and handlers; this holds the plumbing once.
+// The runtime every product runs on. A host makes one Device per device it runs, over its
+// Platform (sockets, timer, clock, storage, log); the product gets the Device and nothing
+// else: it never holds an MQTT client. What every product does on the wire lives here once:
+// the connection and its session choice, a retained status whose will is computed at each
+// connect, command routes (parse, schema check, one answer per command, run one at a time
+// in a bounded queue), plain subscriptions, publish-and-report, and a bounded goodbye.
 
-import type { MqttClient, Message } from "../mqtt/client.js";
+import type { ClientOptions, Message, MqttClient } from "../mqtt/client.js";
+import { Emitter } from "../mqtt/emitter.js";
+import type { MqttError } from "../mqtt/errors.js";
+import type { TimerLike } from "../mqtt/io.js";
 import type { QoS } from "../mqtt/packets.js";
 import { encodeUtf8 } from "../mqtt/utf8.js";
 import type { CommandDispatcher, CommandOutcome, Json } from "./commands.js";
+import { SerialQueue } from "./queue.js";
+import type { SettingsStore } from "./settings.js";
+import { within } from "./wait.js";
 
 export interface Publication {
   topic: string;
@@ -15,90 +23,128 @@ export interface Publication {
   retain: boolean;
 }
 
+/** What a product chooses about its connection; the host adds broker, socket, timer, outbox store, credentials. */
+export type ClientChoices = Pick<ClientOptions,
+  "clientId" | "clean" | "keepalive" | "will" | "outbox" | "reconnect" | "inflightWindow" | "connectTimeoutMs">;
+
+/** What a host provides. Only the Device calls createClient. */
+export interface Platform {
+  /** The device's identity from the host's configuration (meter number, MAC, device id...). */
+  readonly deviceId: string;
+  /** Product options from the host's configuration, as text; the product parses them once (settings.ts). */
+  readonly config: Readonly<Record<string, string>>;
+  readonly timer: TimerLike;
+  /** Wall-clock milliseconds since the Unix epoch. */
+  now(): number;
+  /** Persistent key/value storage private to this device; survives restarts and deep sleep. */
+  readonly settings: SettingsStore;
+  /** Uniform [0, 1), seeded by the host so runs can be repeated. */
+  random(): number;
+  /** Human-readable diagnostics (console, trace). */
+  log(line: string): void;
+  createClient(options: ClientChoices): MqttClient;
+}
+
 export interface StatusOptions {
   topic: string;
   qos: QoS;
-  /** The retained message published on every connect. */
+  /** Default true: the status is the device's retained state. */
+  retain?: boolean;
+  /** Published on every connect. */
   online(): Json;
-  /** The will's payload: what the broker publishes, retained, when the link dies. */
-  offline: Json;
+  /** The will's payload, asked at every connect: what the broker publishes when the link dies. */
+  offline(): Json;
 }
 
-export interface CommandOptions {
+export interface ConnectionOptions {
+  clientId: string;
+  /** Clean session, or a persistent one (commands sent while offline wait at the broker). */
+  clean: boolean;
+  keepalive?: number;
+  outbox?: ClientOptions["outbox"];
+  inflightWindow?: number;
+  connectTimeoutMs?: number;
+  reconnect?: ClientOptions["reconnect"];
+  /** Retained status with its will. */
+  status?: StatusOptions;
+  /** A will, asked at every connect, for a product whose status is not retained. */
+  will?: () => Publication;
+}
+
+export interface CommandRoute {
+  /** The topic, or a filter with `+` when the topic names the action (bess/system/reset). */
   topic: string;
   qos: QoS;
   dispatcher: CommandDispatcher;
-  /** Turns an outcome into the product's response, or undefined where the product has none. */
-  respond(outcome: CommandOutcome): Publication | undefined;
-  /**
-   * Most commands waiting behind a slow one (default 32; a burst arriving in one read counts
-   * whole). Beyond it a command is answered at once with a "failed" outcome saying the device
-   * is busy, so a flood cannot exhaust memory.
-   */
-  maxPending?: number;
-}
-
-export interface DeviceOptions {
-  status: StatusOptions;
-  commands?: CommandOptions;
-  /**
-   * Where the device layer reports what it did with bad input, and when the broker refuses
-   * or later grants a subscription (the device is deaf to it meanwhile): the product's log,
-   * error topic or alert.
-   */
-  report?(event: DeviceEvent): void;
+  /** For a topic per action: the command the topic names; undefined runs the payload's name field. */
+  commandOf?(topic: string): string | undefined;
+  /** The product's answer to an outcome, or undefined where it has none. */
+  respond(outcome: CommandOutcome, topic: string): Publication | undefined;
 }
 
 export interface DeviceEvent {
-  kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored";
+  kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored" | "queue_failed";
   detail: string;
 }
 
-/** The will to put in the client's options, matching the device's status topic. */
-export function willFor(status: StatusOptions): { topic: string; payload: string; qos: QoS; retain: boolean } {
-  return { topic: status.topic, payload: toText(status.offline), qos: status.qos, retain: true };
+export type DeviceEvents = {
+  connected: [{ sessionPresent: boolean }];
+  disconnected: [{ error?: MqttError; reconnectInMs?: number }];
+  /** Bad input, failed publishes, refused subscriptions: the product turns these into its error status or alert. */
+  report: [DeviceEvent];
+};
+
+export interface DeviceOptions {
+  /** Most jobs waiting in the serial queue (commands, configuration). Default 32; beyond it a command is answered "busy". */
+  maxPending?: number;
 }
 
 export function toText(payload: Json): string {
   return typeof payload === "string" ? payload : JSON.stringify(payload);
 }
 
-export class Device {
-  readonly client: MqttClient;
-  readonly #options: DeviceOptions;
-  /** Commands run one at a time, so responses leave in the order the commands arrived. */
-  #commandChain: Promise<void> = Promise.resolve();
-  #pending = 0;
-  #refused = new Set<string>();
+export class Device extends Emitter<DeviceEvents> {
+  readonly deviceId: string;
+  readonly config: Readonly<Record<string, string>>;
+  readonly timer: TimerLike;
+  readonly settings: SettingsStore;
+  /** Jobs run one at a time in arrival order: commands, and whatever the product adds. */
+  readonly queue: SerialQueue;
+  readonly #platform: Platform;
+  #client: MqttClient | undefined;
+  readonly #routes: CommandRoute[] = [];
+  readonly #listens: { filter: string; qos: QoS; handler: (m: Message) => void }[] = [];
+  readonly #refused = new Set<string>();
 
-  constructor(client: MqttClient, options: DeviceOptions) {
-    this.client = client;
-    this.#options = options;
-    client.on("connected", () => {
-      void this.publish({ topic: options.status.topic, payload: options.status.online(), qos: options.status.qos, retain: true });
-    });
-    // The client keeps asking for a refused filter; the product learns it is deaf, and when it hears again.
-    client.on("suback", ({ filter, code, retryInMs }) => {
-      if (code === 0x80) {
-        this.#refused.add(filter);
-        this.#report("subscribe_refused", `${filter}: refused by the broker; retrying in ${retryInMs} ms`);
-      } else if (this.#refused.delete(filter)) {
-        this.#report("subscribe_restored", `${filter}: granted QoS ${code}`);
-      }
-    });
-    const commands = options.commands;
-    if (commands) {
-      // Subscribed once: the client re-subscribes after a lost session by itself.
-      client.subscribe(commands.topic, { qos: commands.qos }, (m) => {
-        if (this.#pending >= (commands.maxPending ?? 32)) {
-          this.#answer(commands, commands.dispatcher.refuse(m.payload, `device busy: ${this.#pending} commands pending`));
-          return;
-        }
-        this.#pending++;
-        this.#commandChain = this.#commandChain.then(() => this.#command(commands, m)).finally(() => { this.#pending--; });
-      })
-        .catch((e) => this.#report("command_rejected", `cannot subscribe to ${commands.topic}: ${String(e)}`));
+  constructor(platform: Platform, options: DeviceOptions = {}) {
+    super();
+    this.#platform = platform;
+    this.deviceId = platform.deviceId;
+    this.config = platform.config;
+    this.timer = platform.timer;
+    this.settings = platform.settings;
+    this.queue = new SerialQueue(options.maxPending ?? 32, (e) => this.report("queue_failed", describe(e)));
+    this.onListenerError = (e) => platform.log(`device listener threw: ${describe(e)}`);
+  }
+
+  now(): number {
+    return this.#platform.now();
+  }
+
+  random(): number {
+    return this.#platform.random();
+  }
+
+  log(line: string): void {
+    try {
+      this.#platform.log(line);
+    } catch {
+      // a failing console must not stop the device
     }
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
   }
 
   /** Filters the broker currently refuses: the device hears nothing on them. */
@@ -106,41 +152,142 @@ export class Device {
     return this.#refused;
   }
 
+  /**
+   * Connects and keeps reconnecting until disconnect(). Routes and listens registered before
+   * or after are subscribed once; the client subscribes again after a lost session.
+   * After disconnect() it may be called again (a node waking from deep sleep): a new session.
+   */
+  connect(connection: ConnectionOptions): void {
+    if (this.#client) throw new Error("already connected; disconnect() first");
+    const status = connection.status;
+    const will = status
+      ? () => ({ topic: status.topic, payload: toText(status.offline()), qos: status.qos, retain: status.retain ?? true })
+      : connection.will ? () => { const w = connection.will!(); return { topic: w.topic, payload: toText(w.payload), qos: w.qos, retain: w.retain }; } : undefined;
+    const client = this.#platform.createClient({
+      clientId: connection.clientId,
+      clean: connection.clean,
+      keepalive: connection.keepalive,
+      outbox: connection.outbox,
+      inflightWindow: connection.inflightWindow,
+      connectTimeoutMs: connection.connectTimeoutMs,
+      reconnect: connection.reconnect,
+      will,
+    });
+    this.#client = client;
+    client.on("error", (e) => this.log(`mqtt: ${e.code} ${e.message}`));
+    client.on("connected", (e) => {
+      if (status) void this.publish({ topic: status.topic, payload: status.online(), qos: status.qos, retain: status.retain ?? true });
+      this.emit("connected", e);
+    });
+    client.on("disconnected", (e) => this.emit("disconnected", e));
+    // The client keeps asking for a refused filter; the product learns it is deaf, and when it hears again.
+    client.on("suback", ({ filter, code, retryInMs }) => {
+      if (code === 0x80) {
+        this.#refused.add(filter);
+        this.report("subscribe_refused", `${filter}: refused by the broker; retrying in ${retryInMs} ms`);
+      } else if (this.#refused.delete(filter)) {
+        this.report("subscribe_restored", `${filter}: granted QoS ${code}`);
+      }
+    });
+    for (const r of this.#routes) this.#subscribeRoute(client, r);
+    for (const l of this.#listens) this.#subscribe(client, l.filter, l.qos, l.handler);
+    client.connect().catch((e) => this.log(`connect: ${describe(e)}`));
+  }
+
+  /** Takes commands on a route for as long as the device lives. */
+  route(route: CommandRoute): void {
+    this.#routes.push(route);
+    if (this.#client) this.#subscribeRoute(this.#client, route);
+  }
+
+  /**
+   * Messages on `filter` go to `handler` (configuration, data the product reads). Returns a
+   * function that stops listening (and unsubscribes).
+   */
+  listen(filter: string, qos: QoS, handler: (message: Message) => void): () => void {
+    const entry = { filter, qos, handler };
+    this.#listens.push(entry);
+    if (this.#client) this.#subscribe(this.#client, filter, qos, handler);
+    return () => {
+      const i = this.#listens.indexOf(entry);
+      if (i < 0) return;
+      this.#listens.splice(i, 1);
+      this.#client?.unsubscribe(filter, handler).catch((e) => this.log(`unsubscribe ${filter}: ${describe(e)}`));
+    };
+  }
+
   /** Publishes JSON (or text); resolves false instead of throwing, after reporting why. */
   async publish(p: Publication): Promise<boolean> {
+    const client = this.#client;
+    if (!client) {
+      this.report("publish_failed", `${p.topic}: not connected (connect() was not called)`);
+      return false;
+    }
     try {
-      await this.client.publish(p.topic, encodeUtf8(toText(p.payload)), { qos: p.qos, retain: p.retain });
+      await client.publish(p.topic, encodeUtf8(toText(p.payload)), { qos: p.qos, retain: p.retain });
       return true;
     } catch (e) {
-      this.#report("publish_failed", `${p.topic}: ${e instanceof Error ? e.message : String(e)}`);
+      this.report("publish_failed", `${p.topic}: ${describe(e)}`);
       return false;
     }
   }
 
-  async #command(commands: CommandOptions, m: Message): Promise<void> {
-    this.#answer(commands, await commands.dispatcher.dispatch(m.payload));
+  /**
+   * Says goodbye the product's way (within `timeoutMs`, only while connected), then sends
+   * DISCONNECT, bounded too: a dead link cannot hold a shutdown.
+   */
+  async disconnect(goodbye?: () => Promise<unknown>, timeoutMs = 5_000): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    if (goodbye && client.connected) await within(this.timer, Promise.resolve().then(goodbye), timeoutMs);
+    await within(this.timer, client.disconnect(), timeoutMs);
+    if (this.#client === client) this.#client = undefined;
   }
 
-  #answer(commands: CommandOptions, outcome: CommandOutcome): void {
-    if (!outcome.ok) this.#report("command_rejected", `${outcome.error?.code}: ${outcome.error?.message}`);
+  /** Cuts the link without DISCONNECT, as a power loss would: the broker publishes the will. */
+  abort(): void {
+    this.#client?.abort();
+    this.#client = undefined;
+  }
+
+  /** Reports bad input and failures to the product (its error status, alert or log). */
+  report(kind: DeviceEvent["kind"], detail: string): void {
+    this.emit("report", { kind, detail });
+  }
+
+  #subscribeRoute(client: MqttClient, route: CommandRoute): void {
+    this.#subscribe(client, route.topic, route.qos, (m) => {
+      const queued = this.queue.add(async () => this.#answer(route, m.topic, await this.#dispatch(route, m)));
+      if (!queued) this.#answer(route, m.topic, route.dispatcher.refuse(m.payload, `device busy: ${this.queue.pending} commands pending`));
+    });
+  }
+
+  #dispatch(route: CommandRoute, m: Message): Promise<CommandOutcome> {
+    const name = route.commandOf?.(m.topic);
+    return name === undefined ? route.dispatcher.dispatch(m.payload) : route.dispatcher.dispatchAs(name, m.payload);
+  }
+
+  #subscribe(client: MqttClient, filter: string, qos: QoS, handler: (m: Message) => void): void {
+    // A refusal is reported by the "suback" listener, and the client keeps asking.
+    client.subscribe(filter, { qos }, handler).catch((e) => this.log(`subscribe ${filter}: ${describe(e)}`));
+  }
+
+  #answer(route: CommandRoute, topic: string, outcome: CommandOutcome): void {
+    if (!outcome.ok) this.report("command_rejected", `${outcome.error?.code}: ${outcome.error?.message}`);
     let response: Publication | undefined;
     try {
-      response = commands.respond(outcome);
+      response = route.respond(outcome, topic);
     } catch (e) {
-      // A broken formatter must not stall the command chain.
-      this.#report("command_rejected", `response formatting failed: ${e instanceof Error ? e.message : String(e)}`);
+      // A broken formatter must not stall the queue.
+      this.report("command_rejected", `response formatting failed: ${describe(e)}`);
       return;
     }
-    // Not awaited: the client sends publishes in call order, so responses keep the commands'
+    // Not awaited: the client sends publishes in call order, so answers keep the commands'
     // order without the next command waiting for this one's PUBACK.
     if (response) void this.publish(response);
   }
+}
 
-  #report(kind: DeviceEvent["kind"], detail: string): void {
-    try {
-      this.#options.report?.({ kind, detail });
-    } catch {
-      // a reporter must not take the device down
-    }
-  }
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

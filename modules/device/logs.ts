@@ -14,6 +14,7 @@
 // `if (bess_mqtt_is_connected())`, line 277); they are not counted as dropped.
 
 import type { Publication } from "./device.js";
+import { TokenBucket } from "./rate.js";
 
 export const LogLevel = { none: 0, error: 1, warning: 2, info: 3, debug: 4, verbose: 5 } as const;
 export type Level = 1 | 2 | 3 | 4 | 5;
@@ -48,10 +49,7 @@ export interface LogsOptions {
 
 export class Logs {
   readonly #options: LogsOptions;
-  readonly #burst: number;
-  readonly #refillMs: number;
-  #tokens: number;
-  #refilledAt: number;
+  readonly #bucket: TokenBucket;
   /** Lines dropped by the rate limit since the last "dropped" line. */
   #pendingDropped = 0;
   /** Lines dropped by the rate limit, ever. */
@@ -62,10 +60,7 @@ export class Logs {
 
   constructor(options: LogsOptions) {
     this.#options = options;
-    this.#burst = Math.max(1, options.burst ?? 20);
-    this.#refillMs = Math.max(1, options.refillMs ?? 500);
-    this.#tokens = this.#burst;
-    this.#refilledAt = options.now();
+    this.#bucket = new TokenBucket(options.burst ?? 20, options.refillMs ?? 500, options.now());
     this.minLevel = options.minLevel ?? LogLevel.info;
   }
 
@@ -129,17 +124,7 @@ export class Logs {
   }
 
   #take(at: number): boolean {
-    const elapsed = at - this.#refilledAt;
-    if (elapsed >= this.#refillMs) {
-      const earned = Math.floor(elapsed / this.#refillMs);
-      this.#tokens = Math.min(this.#burst, this.#tokens + earned);
-      this.#refilledAt = this.#tokens === this.#burst ? at : this.#refilledAt + earned * this.#refillMs;
-    } else if (elapsed < 0) {
-      this.#refilledAt = at; // the clock went back (time set): restart the refill period
-    }
-    if (this.#tokens < 1) return false;
-    this.#tokens--;
-    return true;
+    return this.#bucket.take(at);
   }
 
   #linkUp(): boolean {

@@ -27,6 +27,13 @@ export interface OutboxOptions {
   queueQos0?: boolean;
 }
 
+export interface WillOptions {
+  topic: string;
+  payload: string | Uint8Array;
+  qos?: QoS;
+  retain?: boolean;
+}
+
 export interface SessionOptions {
   clientId: string;
   /** Clean session [MQTT-3.1.2-6]. Default true. */
@@ -35,7 +42,11 @@ export interface SessionOptions {
   keepalive?: number;
   username?: string;
   password?: string | Uint8Array;
-  will?: { topic: string; payload: string | Uint8Array; qos?: QoS; retain?: boolean };
+  /**
+   * The Last Will. A function is asked again at every connect, so the will can say what
+   * holds then (a status with the time and state of that connection).
+   */
+  will?: WillOptions | (() => WillOptions);
   /** How long to wait for CONNACK. Default 10 s. */
   connectTimeoutMs?: number;
   /** How long to wait for PINGRESP before declaring the link dead. Default min(keepalive, 10 s). */
@@ -213,6 +224,9 @@ export class Session {
   #state: SessionState = "offline";
   /** CONNECT, encoded once: it never changes, and encoding validates it at construction. */
   #connectBytes: Uint8Array;
+  /** The CONNECT without its will, and the will's source when it is asked at every connect. */
+  #connect: P.ConnectPacket;
+  #willSource: (() => WillOptions) | undefined;
   #decoder: Decoder;
   /** Packets decoded by feed() and not yet handled by next(). */
   #inbox: (Packet | SkippedPacket)[] = [];
@@ -277,12 +291,9 @@ export class Session {
     if (this.protocolVersion !== 4) connect.protocolVersion = this.protocolVersion;
     if (options.username !== undefined) connect.username = options.username;
     if (options.password !== undefined) connect.password = toBytes(options.password);
-    if (options.will) {
-      const w = options.will;
-      const will: Will = { topic: w.topic, payload: toBytes(w.payload), qos: w.qos ?? 0, retain: w.retain ?? false };
-      connect.will = will;
-    }
-    this.#connectBytes = encode(connect); // a bad will or id is a construction error, not a runtime one
+    this.#connect = connect;
+    if (typeof options.will === "function") this.#willSource = options.will;
+    this.#connectBytes = encode(withWill(connect, this.#willSource ? this.#willSource() : options.will as WillOptions | undefined)); // a bad will or id is a construction error, not a runtime one
   }
 
   get state(): SessionState {
@@ -349,6 +360,15 @@ export class Session {
     this.#pingDeadline = 0;
     this.#barrier = 0;
     this.#lastReceived = now;
+    if (this.#willSource) {
+      // A will that cannot be encoded now keeps the last good one: the connection matters more.
+      try {
+        this.#connectBytes = encode(withWill(this.#connect, this.#willSource()));
+      } catch (e) {
+        const error = e instanceof MqttError ? e : new MqttError("INVALID_ARGUMENT", `the will could not be made: ${String(e)}`, undefined, e);
+        return [{ type: "error", error }, this.#send(this.#connectBytes, now)];
+      }
+    }
     return [this.#send(this.#connectBytes, now)];
   }
 
@@ -950,6 +970,12 @@ export class Session {
     actions.push(resync ? { type: "close", error, resync } : { type: "close", error });
     return actions;
   }
+}
+
+function withWill(connect: P.ConnectPacket, w: WillOptions | undefined): P.ConnectPacket {
+  if (!w) return connect;
+  const will: Will = { topic: w.topic, payload: toBytes(w.payload), qos: w.qos ?? 0, retain: w.retain ?? false };
+  return { ...connect, will };
 }
 
 function invalid(message: string, clause?: string): MqttError {

@@ -1,4 +1,4 @@
-// What every product test uses: a ProductHost on Node against a loopback broker, and the
+// What every product test uses: a Device on a Node platform against a loopback broker, and the
 // schema check that sees every message a device publishes. On aedes the check taps the broker,
 // so it sees each PUBLISH exactly as the device sent it (QoS and retain flag included; a
 // subscriber would see retain cleared on live delivery [MQTT-3.3.1-9]) and validates it
@@ -14,7 +14,7 @@ import { createNodeClient } from "../../hosts/node/client.js";
 import { nodeTimer } from "../../hosts/node/timer.js";
 import type { MqttClient } from "../../modules/mqtt/client.js";
 import type { TimerLike } from "../../modules/mqtt/io.js";
-import type { ProductHost } from "../../modules/device/product.js";
+import { Device } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { SettingsStore } from "../../modules/device/settings.js";
 import { prng } from "../../modules/device/prng.js";
@@ -38,10 +38,10 @@ export interface HostOptions {
 
 const clients: MqttClient[] = [];
 
-/** A host on loopback with quick reconnects. Every client it makes is closed by closeHostClients(). */
-export function productHost(options: HostOptions): ProductHost {
+/** A Device on loopback with quick reconnects. Every client it makes is closed by closeHostClients(). */
+export function productDevice(options: HostOptions): Device {
   const random = prng(options.seed ?? 1);
-  return {
+  return new Device({
     deviceId: options.deviceId,
     config: options.config ?? {},
     timer: options.timer ?? nodeTimer,
@@ -61,7 +61,7 @@ export function productHost(options: HostOptions): ProductHost {
       clients.push(c);
       return c;
     },
-  };
+  });
 }
 
 export async function closeHostClients(): Promise<void> {

@@ -1,14 +1,15 @@
-// A ProductHost on Moddable: clients over ECMA-419 TCP (TLS when the broker URL is mqtts),
+// The Platform on Moddable: clients over ECMA-419 TCP (TLS when the broker URL is mqtts),
 // Moddable's Timer, and the device's outbox and settings in Preference (NVS on ESP32).
 
 import type { MqttClient } from "../../modules/mqtt/client.js";
-import type { ProductHost } from "../../modules/device/product.js";
+import type { Platform } from "../../modules/device/device.js";
 import { prng } from "../../modules/device/prng.js";
+import { fnv1aHex } from "../../modules/device/hash.js";
 import { createModdableClient } from "./client.js";
 import { PreferenceOutbox, PreferenceSettings } from "./preference-store.js";
 import { moddableTimer } from "./timer.js";
 
-export interface ModdableProductHostOptions {
+export interface ModdablePlatformOptions {
   deviceId: string;
   config: Record<string, string>;
   broker: { host: string; port: number; tls: boolean };
@@ -22,12 +23,10 @@ export interface ModdableProductHostOptions {
 
 /** NVS domains are at most 15 characters: a short hash of the device id keeps devices apart. */
 function domain(prefix: string, deviceId: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < deviceId.length; i++) hash = Math.imul(hash ^ deviceId.charCodeAt(i), 0x01000193) >>> 0;
-  return `${prefix}${hash.toString(16).padStart(8, "0")}`;
+  return `${prefix}${fnv1aHex(deviceId)}`;
 }
 
-export function moddableProductHost(options: ModdableProductHostOptions): ProductHost {
+export function moddablePlatform(options: ModdablePlatformOptions): Platform {
   return {
     deviceId: options.deviceId,
     config: options.config,

@@ -1,9 +1,9 @@
-// A ProductHost on Node: clients bound to Node's sockets and timers, with the outbox and the
+// The Platform on Node: clients bound to Node's sockets and timers, with the outbox and the
 // settings of each device kept in files under a state directory, so a restarted simulator
 // resumes where it stopped (unsent messages, balances, backoff state).
 
 import * as path from "node:path";
-import type { ProductHost } from "../../modules/device/product.js";
+import type { Platform } from "../../modules/device/device.js";
 import { prng } from "../../modules/device/prng.js";
 import { createNodeClient } from "./client.js";
 import type { SecureOptions } from "./tls.js";
@@ -11,7 +11,7 @@ import { nodeTimer } from "./timer.js";
 import { FileStore } from "./file-store.js";
 import { FileSettings } from "./file-settings.js";
 
-export interface NodeProductHostOptions {
+export interface NodePlatformOptions {
   product: string;
   deviceId: string;
   broker: { host: string; port: number; username?: string; password?: string; secure?: SecureOptions };
@@ -21,7 +21,7 @@ export interface NodeProductHostOptions {
   log(line: string): void;
 }
 
-export function nodeProductHost(options: NodeProductHostOptions): ProductHost {
+export function nodePlatform(options: NodePlatformOptions): Platform {
   const base = path.join(options.stateDir, options.product, options.deviceId);
   const { broker } = options;
   return {
