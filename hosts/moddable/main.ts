@@ -3,11 +3,14 @@
 // roundtrip and scenarios) with the broker, device id and credentials from config. A
 // product's own settings (its definition's defaults, e.g. org for dese) are config keys too. On ESP32, Moddable's setup/network
 // (from the io manifest) joins Wi-Fi from config ssid/password and sets the clock by SNTP
-// before this module is imported.
+// before this module is imported. For mqtts, ca= (and cert=/key= for mutual TLS) name files
+// in certs/, embedded as resources; they are loaded and converted once, here.
 
 import Timer from "timer";
 import { text, number, parseBrokerUrl } from "./config.js";
 import { createModdableClient } from "./client.js";
+import { secureOptions } from "./tls.js";
+import type { BrokerAddress } from "./config.js";
 import { PreferenceOutbox } from "./preference-store.js";
 import { runRoundTrip, roundTripWill } from "../../modules/apps/roundtrip.js";
 import { runScenarios } from "./apps/scenarios.js";
@@ -19,9 +22,24 @@ function log(line: string): void {
   trace(`[${text("app")}] ${line}\n`);
 }
 
+/** TLS from config keys ca, cert, key, alpn, serverName; undefined for mqtt://. */
+function secure(broker: BrokerAddress): Record<string, unknown> | undefined {
+  if (!broker.tls) return undefined;
+  const ca = text("ca");
+  if (!ca) throw new RangeError("mqtts needs ca=<file in certs/>, the CA certificate (PEM or DER) that signed the broker's");
+  return secureOptions({
+    ca,
+    cert: text("cert") || undefined,
+    key: text("key") || undefined,
+    alpn: text("alpn") || undefined,
+    serverName: text("serverName") || undefined,
+  });
+}
+
 function start(): void {
   const app = text("app") || "roundtrip";
   const broker = parseBrokerUrl(text("broker") || "mqtt://127.0.0.1:1883");
+  const tls = secure(broker);
   if (app === "scenarios") {
     runScenarios({
       host: broker.host,
@@ -46,7 +64,7 @@ function start(): void {
       broker,
       username: text("mqttUser") || undefined,
       password: text("mqttPassword") || undefined,
-      caResource: text("ca") || undefined,
+      secure: tls,
       maxBackoffMs: number("maxBackoffMs", 10_000),
       seed: number("seed", 1),
       log,
@@ -66,7 +84,7 @@ function start(): void {
     password: text("mqttPassword") || undefined,
     will: roundTripWill(device),
     reconnect: { initialMs: 500, maxMs: number("maxBackoffMs", 10_000) },
-    caResource: broker.tls ? text("ca") || "ca.der" : undefined,
+    secure: tls,
     store: new PreferenceOutbox(`ob-${device}`.slice(0, 15)),
     outbox: { maxMessages: 100, maxBytes: 64 * 1024 },
   });
@@ -80,4 +98,10 @@ function start(): void {
   client.connect().catch((e) => log(`connect failed: ${String(e)}`));
 }
 
-start();
+// A configuration error (a missing or unusable certificate, an unknown app) is reported
+// with its reason, rather than as an uncaught exception at module load.
+try {
+  start();
+} catch (e) {
+  log(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+}

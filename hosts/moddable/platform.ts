@@ -1,4 +1,4 @@
-// The Platform on Moddable: clients over ECMA-419 TCP (TLS when the broker URL is mqtts),
+// The Platform on Moddable: clients over ECMA-419 TCP (TLS with `secure` when the broker URL is mqtts),
 // Moddable's Timer, and the device's outbox and settings in Preference (NVS on ESP32).
 
 import type { MqttClient } from "../../modules/mqtt/client.js";
@@ -15,7 +15,8 @@ export interface ModdablePlatformOptions {
   broker: { host: string; port: number; tls: boolean };
   username?: string;
   password?: string;
-  caResource?: string;
+  /** The TLS socket's options (tls.ts's secureOptions()), loaded once at boot; required for mqtts. */
+  secure?: Record<string, unknown>;
   maxBackoffMs: number;
   seed: number;
   log(line: string): void;
@@ -40,7 +41,7 @@ export function moddablePlatform(options: ModdablePlatformOptions): Platform {
       port: options.broker.port,
       username: options.username,
       password: options.password,
-      caResource: options.broker.tls ? options.caResource ?? "ca.der" : undefined,
+      secure: options.broker.tls ? options.secure : undefined,
       reconnect: { initialMs: 500, maxMs: options.maxBackoffMs },
       store: new PreferenceOutbox(domain("ob", options.deviceId)),
       outbox: { maxMessages: 100, maxBytes: 64 * 1024 },

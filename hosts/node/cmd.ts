@@ -11,9 +11,11 @@ import type { Json } from "../../modules/device/commands.js";
 import { products, productNamed } from "../../modules/products/index.js";
 import { topicMatches } from "../../modules/mqtt/topic.js";
 import { createNodeClient } from "./client.js";
-import { parseBroker, parseParams, parseSettings, readSession } from "./session.js";
+import { parseBroker, parseParams, parseSettings, readSession, tlsFilesFromEnv } from "./session.js";
+import type { TlsFiles } from "./session.js";
 
-const USAGE = `npm run cmd -- <product> <device> <command> [key=value ...] [--broker URL] [--timeout ms] [--set product.key=value] [--state DIR]
+const USAGE = `npm run cmd -- <product> <device> <command> [key=value ...] [--broker URL] [--ca FILE] [--cert FILE --key FILE] [--timeout ms] [--set product.key=value] [--state DIR]
+  --ca, --cert, --key: with an mqtts:// broker, the CA to trust and the client certificate and key for mutual TLS, PEM or DER (also MQTT_CA, MQTT_CERT, MQTT_KEY)
 products: ${products.map((p) => p.name).join(", ")}
 npm run cmd -- <product> --help lists a product's commands`;
 
@@ -22,14 +24,21 @@ async function main(): Promise<number> {
   const positional: string[] = [];
   const settings: string[] = [];
   let brokerUrl = process.env.MQTT_URL || undefined;
+  const tls = tlsFilesFromEnv();
   let timeoutMs = 10_000;
   let state = ".state";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--broker") brokerUrl = argv[++i];
-    else if (a === "--timeout") timeoutMs = Number(argv[++i]);
-    else if (a === "--set") settings.push(argv[++i]);
-    else if (a === "--state") state = argv[++i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new RangeError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--broker") brokerUrl = value();
+    else if (a === "--ca" || a === "--cert" || a === "--key") tls[a.slice(2) as keyof TlsFiles] = value();
+    else if (a === "--timeout") timeoutMs = Number(value());
+    else if (a === "--set") settings.push(value());
+    else if (a === "--state") state = value();
     else if (a === "--help" || a === "-h") positional.push("--help");
     else positional.push(a);
   }
@@ -48,10 +57,16 @@ async function main(): Promise<number> {
 
   const session = readSession(state);
   const url = brokerUrl ?? session?.url ?? "mqtt://127.0.0.1:1883";
-  const config = parseSettings(settings, [definition], session?.config)[definition.name];
+  // Against the running simulator (its broker), only its devices exist: another id would go
+  // unanswered, or be taken by a device it is not addressed to.
+  const running = brokerUrl === undefined || brokerUrl === session?.url ? session?.devices?.[definition.name] : undefined;
+  if (running && !(deviceId in running)) {
+    throw new RangeError(`no ${definition.name} device "${deviceId}" is running; running: ${Object.keys(running).join(", ") || "none"}`);
+  }
+  const config = parseSettings(settings, [definition], running ? { [definition.name]: running[deviceId] } : session?.config)[definition.name];
   const request = definition.command(deviceId, config, command, parseParams(pairs));
 
-  const broker = parseBroker(url);
+  const broker = parseBroker(url, tls);
   const client = createNodeClient({
     host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure,
     clientId: `cmd-${process.pid}-${Date.now() % 100000}`, reconnect: false,

@@ -11,10 +11,13 @@ import { topicMatches } from "../../modules/mqtt/topic.js";
 import { createNodeClient } from "./client.js";
 import { nodePlatform } from "./platform.js";
 import { Device } from "../../modules/device/device.js";
-import { parseBroker, parseSettings, writeSession, removeSession } from "./session.js";
+import { configFor, parseBroker, parseSettings, tlsFilesFromEnv, writeSession, removeSession } from "./session.js";
+import type { Session, TlsFiles } from "./session.js";
 
 const USAGE = `npm start -- [options]
   --broker URL            use this broker (mqtt://host:port or mqtts://...) instead of the embedded aedes; also MQTT_URL
+  --ca FILE               with mqtts://: the CA to trust, PEM or DER (also MQTT_CA; default: the system's roots)
+  --cert FILE, --key FILE with mqtts://: the client certificate and its private key for mutual TLS, PEM or DER (also MQTT_CERT, MQTT_KEY)
   --port N                embedded broker port (default 1883; a free port if it is taken)
   --products a,b,...      products to boot (default: all of ${products.map((p) => p.name).join(", ")})
   --count N               devices per product (default 1)
@@ -26,6 +29,7 @@ const USAGE = `npm start -- [options]
 
 interface Args {
   broker?: string;
+  tls: TlsFiles;
   port: number;
   products: ProductDefinition[];
   count: number;
@@ -37,7 +41,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { broker: process.env.MQTT_URL || undefined, port: 1883, products: [...products], count: 1, settings: [], state: ".state", seed: 1, duration: 0, quiet: false };
+  const args: Args = { broker: process.env.MQTT_URL || undefined, tls: tlsFilesFromEnv(), port: 1883, products: [...products], count: 1, settings: [], state: ".state", seed: 1, duration: 0, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -46,6 +50,7 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     if (flag === "--broker") args.broker = value();
+    else if (flag === "--ca" || flag === "--cert" || flag === "--key") args.tls[flag.slice(2) as keyof TlsFiles] = value();
     else if (flag === "--port") args.port = integer(flag, value(), 0, 65535);
     else if (flag === "--products") args.products = value().split(",").map((name) => productNamed(name.trim()));
     else if (flag === "--count") args.count = integer(flag, value(), 1, 100);
@@ -98,7 +103,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const config = parseSettings(args.settings, args.products);
 
-  let broker = args.broker ? parseBroker(args.broker) : undefined;
+  let broker = args.broker ? parseBroker(args.broker, args.tls) : undefined;
   let closeBroker = async (): Promise<void> => {};
   let aedes: Aedes | undefined;
   if (!broker) {
@@ -117,34 +122,48 @@ async function main(): Promise<void> {
     }));
   }
   console.log(`broker ${broker.url}${aedes ? " (embedded aedes)" : ""}`);
-  writeSession(args.state, { url: broker.url, config });
 
+  // Every device is created before anything is written or started: a bad setting (the
+  // product's options refuse unknown keys and bad values) stops here and leaves no session.
   const running: Running[] = [];
-  args.products.forEach((definition, p) => {
-    for (let i = 0; i < args.count; i++) {
-      const deviceId = definition.deviceId(i);
-      const label = `${definition.name}/${deviceId}`;
-      const color = COLORS[p % COLORS.length];
-      const platform = nodePlatform({
-        product: definition.name, deviceId, broker: broker!, config: config[definition.name], stateDir: args.state,
-        seed: args.seed * 1000 + p * 100 + i, log: (line) => console.log(`${time()} ${paint(color, label)} ${line}`),
-      });
-      const entry: Running = { label, color, filter: definition.topicFilter(deviceId, config[definition.name]), product: undefined!, clientIds: new Set() };
-      // Products that sleep connect once per wake: watch every client the platform makes.
-      const createClient = platform.createClient;
-      platform.createClient = (options) => {
-        entry.clientIds.add(options.clientId);
-        return createClient(options);
-      };
-      const device = new Device(platform);
-      device.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
-      device.on("disconnected", ({ error, reconnectInMs }) => {
-        if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
-      });
-      entry.product = definition.simulate(device);
-      running.push(entry);
-    }
-  });
+  const devices: Session["devices"] = {};
+  try {
+    args.products.forEach((definition, p) => {
+      devices[definition.name] = {};
+      for (let i = 0; i < args.count; i++) {
+        const deviceId = definition.deviceId(i);
+        const deviceConfig = configFor(definition, config[definition.name], deviceId, args.count);
+        devices[definition.name][deviceId] = deviceConfig;
+        running.push(boot(definition, deviceId, deviceConfig, COLORS[p % COLORS.length], args.seed * 1000 + p * 100 + i));
+      }
+    });
+  } catch (e) {
+    await closeBroker();
+    throw e;
+  }
+  writeSession(args.state, { url: broker.url, config, devices });
+
+  function boot(definition: ProductDefinition, deviceId: string, deviceConfig: Record<string, string>, color: string, seed: number): Running {
+    const label = `${definition.name}/${deviceId}`;
+    const platform = nodePlatform({
+      product: definition.name, deviceId, broker: broker!, config: deviceConfig, stateDir: args.state,
+      seed, log: (line) => console.log(`${time()} ${paint(color, label)} ${line}`),
+    });
+    const entry: Running = { label, color, filter: definition.topicFilter(deviceId, deviceConfig), product: undefined!, clientIds: new Set() };
+    // Products that sleep connect once per wake: watch every client the platform makes.
+    const createClient = platform.createClient;
+    platform.createClient = (options) => {
+      entry.clientIds.add(options.clientId);
+      return createClient(options);
+    };
+    const device = new Device(platform);
+    device.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
+    device.on("disconnected", ({ error, reconnectInMs }) => {
+      if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
+    });
+    entry.product = definition.simulate(device);
+    return entry;
+  }
 
   const show = (topic: string, payload: Uint8Array, qos: number, retain: boolean, from?: string): void => {
     if (args.quiet) return;
@@ -163,7 +182,8 @@ async function main(): Promise<void> {
     const monitor = createNodeClient({ host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure, clientId: `monitor-${process.pid}` });
     monitor.on("error", () => {});
     await monitor.connect();
-    await monitor.subscribe(running.map((r) => r.filter), { qos: 2 }, (m) => show(m.topic, m.payload, m.qos, m.retain));
+    // One subscription per distinct filter: overlapping ones would print a message per match.
+    await monitor.subscribe([...new Set(running.map((r) => r.filter))], { qos: 2 }, (m) => show(m.topic, m.payload, m.qos, m.retain));
   }
 
   for (const r of running) r.product.start();

@@ -22,10 +22,50 @@ export interface Session {
   url: string;
   /** Product name -> its settings (defaults merged with --set). */
   config: Record<string, Record<string, string>>;
+  /** Product name -> the running devices' ids -> each device's settings. */
+  devices?: Record<string, Record<string, Record<string, string>>>;
 }
 
-/** mqtt://[user:pass@]host[:port] or mqtts://... (TLS, verified against MQTT_CA if set). */
-export function parseBroker(url: string): Broker {
+/**
+ * One device's settings. With several devices of a product whose specified topics carry no
+ * device level (its options have a `root`), each gets its own root, so their retained
+ * states and commands stay apart: `<deviceId>`, under the configured root if one is set.
+ */
+export function configFor(definition: ProductDefinition, config: Record<string, string>, deviceId: string, count: number): Record<string, string> {
+  if (count <= 1 || !("root" in definition.defaults)) return { ...config };
+  return { ...config, root: config.root ? `${config.root}/${deviceId}` : deviceId };
+}
+
+/** Files for TLS: the CA to trust, and the client's certificate and key for mutual TLS; each PEM or DER. */
+export interface TlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** TLS files from MQTT_CA, MQTT_CERT and MQTT_KEY; command-line options override them. */
+export function tlsFilesFromEnv(env: Record<string, string | undefined> = process.env): TlsFiles {
+  const files: TlsFiles = {};
+  if (env.MQTT_CA) files.ca = env.MQTT_CA;
+  if (env.MQTT_CERT) files.cert = env.MQTT_CERT;
+  if (env.MQTT_KEY) files.key = env.MQTT_KEY;
+  return files;
+}
+
+/** A certificate or key file as TLS takes it: PEM stays text, anything else is DER bytes. */
+export function readPemOrDer(file: string): string | Uint8Array {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new RangeError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const text = bytes.toString("latin1");
+  return /^\s*-----BEGIN /.test(text) ? text : new Uint8Array(bytes);
+}
+
+/** mqtt://[user:pass@]host[:port] or mqtts://... (TLS: verified against `files.ca` if given, with a client certificate if given). */
+export function parseBroker(url: string, files: TlsFiles = {}): Broker {
   let u: URL;
   try {
     u = new URL(url);
@@ -37,7 +77,17 @@ export function parseBroker(url: string): Broker {
   const broker: Broker = { url, host: u.hostname, port: Number(u.port || (tls ? 8883 : 1883)) };
   if (u.username) broker.username = decodeURIComponent(u.username);
   if (u.password) broker.password = decodeURIComponent(u.password);
-  if (tls) broker.secure = process.env.MQTT_CA ? { ca: fs.readFileSync(process.env.MQTT_CA) } : {};
+  const given = (Object.keys(files) as (keyof TlsFiles)[]).filter((k) => files[k]);
+  if (!tls) {
+    if (given.length) throw new RangeError(`${given.map((k) => `--${k}`).join(", ")} need a TLS broker (mqtts://), not ${url}`);
+    return broker;
+  }
+  if (Boolean(files.cert) !== Boolean(files.key)) throw new RangeError("a client certificate needs its key, and a key its certificate (--cert and --key together)");
+  const secure: SecureOptions = {};
+  if (files.ca) secure.ca = readPemOrDer(files.ca);
+  if (files.cert) secure.clientCertificates = [readPemOrDer(files.cert)];
+  if (files.key) secure.clientKey = readPemOrDer(files.key);
+  broker.secure = secure;
   return broker;
 }
 

@@ -16,6 +16,10 @@ import { SerialQueue } from "./queue.js";
 import type { SettingsStore } from "./settings.js";
 import { within } from "./wait.js";
 
+// What a product may know of the MQTT layer's types comes through here.
+export type { Message } from "../mqtt/client.js";
+export type { OutboxOptions } from "../mqtt/session.js";
+
 export interface Publication {
   topic: string;
   payload: Json;
@@ -85,6 +89,8 @@ export interface CommandRoute {
 export interface DeviceEvent {
   kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored" | "queue_failed";
   detail: string;
+  /** The topic (or filter) concerned, for publish and subscribe reports. */
+  topic?: string;
 }
 
 export type DeviceEvents = {
@@ -163,16 +169,15 @@ export class Device extends Emitter<DeviceEvents> {
     const will = status
       ? () => ({ topic: status.topic, payload: toText(status.offline()), qos: status.qos, retain: status.retain ?? true })
       : connection.will ? () => { const w = connection.will!(); return { topic: w.topic, payload: toText(w.payload), qos: w.qos, retain: w.retain }; } : undefined;
-    const client = this.#platform.createClient({
-      clientId: connection.clientId,
-      clean: connection.clean,
-      keepalive: connection.keepalive,
-      outbox: connection.outbox,
-      inflightWindow: connection.inflightWindow,
-      connectTimeoutMs: connection.connectTimeoutMs,
-      reconnect: connection.reconnect,
-      will,
-    });
+    const choices: ClientChoices = { clientId: connection.clientId, clean: connection.clean };
+    // Only what the product chose: an undefined key would override the platform's defaults.
+    if (connection.keepalive !== undefined) choices.keepalive = connection.keepalive;
+    if (connection.outbox !== undefined) choices.outbox = connection.outbox;
+    if (connection.inflightWindow !== undefined) choices.inflightWindow = connection.inflightWindow;
+    if (connection.connectTimeoutMs !== undefined) choices.connectTimeoutMs = connection.connectTimeoutMs;
+    if (connection.reconnect !== undefined) choices.reconnect = connection.reconnect;
+    if (will) choices.will = will;
+    const client = this.#platform.createClient(choices);
     this.#client = client;
     client.on("error", (e) => this.log(`mqtt: ${e.code} ${e.message}`));
     client.on("connected", (e) => {
@@ -184,9 +189,9 @@ export class Device extends Emitter<DeviceEvents> {
     client.on("suback", ({ filter, code, retryInMs }) => {
       if (code === 0x80) {
         this.#refused.add(filter);
-        this.report("subscribe_refused", `${filter}: refused by the broker; retrying in ${retryInMs} ms`);
+        this.report("subscribe_refused", `${filter}: refused by the broker; retrying in ${retryInMs} ms`, filter);
       } else if (this.#refused.delete(filter)) {
-        this.report("subscribe_restored", `${filter}: granted QoS ${code}`);
+        this.report("subscribe_restored", `${filter}: granted QoS ${code}`, filter);
       }
     });
     for (const r of this.#routes) this.#subscribeRoute(client, r);
@@ -212,7 +217,8 @@ export class Device extends Emitter<DeviceEvents> {
       const i = this.#listens.indexOf(entry);
       if (i < 0) return;
       this.#listens.splice(i, 1);
-      this.#client?.unsubscribe(filter, handler).catch((e) => this.log(`unsubscribe ${filter}: ${describe(e)}`));
+      // CLOSED: a disconnect overtook it; a clean next session starts without the filter anyway.
+      this.#client?.unsubscribe(filter, handler).catch((e) => { if ((e as MqttError).code !== "CLOSED") this.log(`unsubscribe ${filter}: ${describe(e)}`); });
     };
   }
 
@@ -220,14 +226,14 @@ export class Device extends Emitter<DeviceEvents> {
   async publish(p: Publication): Promise<boolean> {
     const client = this.#client;
     if (!client) {
-      this.report("publish_failed", `${p.topic}: not connected (connect() was not called)`);
+      this.report("publish_failed", `${p.topic}: not connected (connect() was not called)`, p.topic);
       return false;
     }
     try {
       await client.publish(p.topic, encodeUtf8(toText(p.payload)), { qos: p.qos, retain: p.retain });
       return true;
     } catch (e) {
-      this.report("publish_failed", `${p.topic}: ${describe(e)}`);
+      this.report("publish_failed", `${p.topic}: ${describe(e)}`, p.topic);
       return false;
     }
   }
@@ -251,8 +257,8 @@ export class Device extends Emitter<DeviceEvents> {
   }
 
   /** Reports bad input and failures to the product (its error status, alert or log). */
-  report(kind: DeviceEvent["kind"], detail: string): void {
-    this.emit("report", { kind, detail });
+  report(kind: DeviceEvent["kind"], detail: string, topic?: string): void {
+    this.emit("report", topic === undefined ? { kind, detail } : { kind, detail, topic });
   }
 
   #subscribeRoute(client: MqttClient, route: CommandRoute): void {

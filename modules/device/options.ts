@@ -26,8 +26,10 @@ export function readOptions<S extends OptionsSpec>(spec: S, text: Readonly<Recor
   for (const [given, value] of Object.entries(text)) {
     const key = names.get(given);
     if (key === undefined) problems.push(`unknown option "${given}"`);
-    else if (raw[key] !== undefined && raw[key] !== value) problems.push(`"${given}" and another name for "${key}" disagree`);
-    else raw[key] = value;
+    else if (raw[key] === undefined || raw[key] === value) raw[key] = value;
+    // Hosts lay the given text over the defaults: a default never outvotes an alias's value.
+    else if (raw[key] === String(spec[key].default)) raw[key] = value;
+    else if (value !== String(spec[key].default)) problems.push(`"${given}" and another name for "${key}" disagree`);
   }
   const out: Record<string, string | number | boolean> = {};
   for (const [key, s] of Object.entries(spec)) {

@@ -292,8 +292,9 @@ export class Session {
     if (options.username !== undefined) connect.username = options.username;
     if (options.password !== undefined) connect.password = toBytes(options.password);
     this.#connect = connect;
+    // A will given as a function is asked at each connect (transportUp), not here.
     if (typeof options.will === "function") this.#willSource = options.will;
-    this.#connectBytes = encode(withWill(connect, this.#willSource ? this.#willSource() : options.will as WillOptions | undefined)); // a bad will or id is a construction error, not a runtime one
+    this.#connectBytes = encode(withWill(connect, this.#willSource ? undefined : options.will as WillOptions | undefined)); // a bad will or id is a construction error, not a runtime one
   }
 
   get state(): SessionState {
@@ -361,7 +362,8 @@ export class Session {
     this.#barrier = 0;
     this.#lastReceived = now;
     if (this.#willSource) {
-      // A will that cannot be encoded now keeps the last good one: the connection matters more.
+      // A will that cannot be made now leaves the last good CONNECT (without a will before the
+      // first success) and reports why: the connection matters more.
       try {
         this.#connectBytes = encode(withWill(this.#connect, this.#willSource()));
       } catch (e) {

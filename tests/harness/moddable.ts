@@ -30,23 +30,46 @@ export function unavailable(): string | undefined {
   return undefined;
 }
 
+/** How long one mcconfig build may take: 1-3 minutes alone, much longer on a loaded machine. */
+export const BUILD_TIMEOUT_MS = 15 * 60_000;
+
+export interface LinBuild {
+  so: string;
+  log: string;
+  /** Where this build's Preference file (the device's outbox and settings) lives. */
+  preferences: string;
+}
+
 /**
  * Builds manifest.json for lin with mcconfig key=value config; returns the path of mc.so.
  * `manifest` builds another manifest instead (one that includes ours and adds, say, resources).
+ * Preference on lin is one JSON file under config.file.root, /tmp/ by default: shared by every
+ * simulator on the machine, read once at start and rewritten whole on each change, so runs
+ * would leak outboxes into each other and clobber each other's writes. Each build therefore
+ * gets its own root, in its own output directory.
  */
-export async function buildLin(name: string, config: Record<string, string | number>, manifest?: string): Promise<{ so: string; log: string }> {
+export async function buildLin(name: string, config: Record<string, string | number>, manifest?: string): Promise<LinBuild> {
   const bin = tools() as string;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `lin-${name}-`));
-  const args = ["-m", "-p", "lin", "-o", out, ...(manifest ? [manifest] : []), ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
+  const root = path.join(out, "preferences");
+  fs.mkdirSync(root);
+  const wrapper = path.join(out, "manifest.json");
+  fs.writeFileSync(wrapper, JSON.stringify({
+    include: [path.resolve(REPO, manifest ?? "manifest.json")],
+    config: { file: { root: `${root}/` } },
+  }));
+  const args = ["-m", "-p", "lin", "-o", path.join(out, "build"), wrapper, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
   // mcconfig runs tsc from PATH: use this repo's TypeScript.
   const env = { ...process.env, PATH: `${path.join(REPO, "node_modules/.bin")}:${bin}:${process.env.PATH}` };
   try {
     const { stdout, stderr } = await run(path.join(bin, "mcconfig"), args, { cwd: REPO, env, maxBuffer: 64 << 20 });
     const log = stdout + stderr;
     // mcconfig names the build after the manifest's folder.
-    const so = path.join(out, "bin/lin/mc/release", path.basename(manifest ? path.dirname(path.resolve(manifest)) : REPO), "mc.so");
+    const so = path.join(out, "build/bin/lin/mc/release", path.basename(out), "mc.so");
     if (!fs.existsSync(so)) throw new Error(`mcconfig produced no mc.so:\n${log}`);
-    return { so, log };
+    const configured = fs.readFileSync(path.join(out, "build/tmp/lin/mc/release", path.basename(out), "mc.config.js"), "utf8");
+    if (!configured.includes(JSON.stringify(`${root}/`))) throw new Error(`the build did not take its own Preference root ${root}/:\n${configured}`);
+    return { so, log, preferences: path.join(root, "modpreferences.json") };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
     throw new Error(`mcconfig failed: ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);

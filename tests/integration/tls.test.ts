@@ -2,7 +2,11 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { makeCerts } from "../harness/certs.js";
+import * as tls from "node:tls";
+import type { AddressInfo } from "node:net";
+import { makeCerts, toDer } from "../harness/certs.js";
+import { parseBroker } from "../../hosts/node/session.js";
+import { createNodeClient } from "../../hosts/node/client.js";
 import type { Certs } from "../harness/certs.js";
 import { Mosquitto } from "../harness/mosquitto.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
@@ -49,6 +53,50 @@ describe("client over TLS against mosquitto", function () {
     await assert.rejects(c.connect(), (e: MqttError) => ["TLS_FAILED", "DISCONNECTED", "CONNECT_FAILED"].includes(e.code));
     assert.equal(c.connected, false);
   });
+
+  it("fails mutual TLS with a client certificate another CA signed", async () => {
+    const c = client(mutual.tlsPort!, {
+      secure: { ca: certs.caCertPem, serverName: "localhost", clientCertificates: [fs.readFileSync(certs.untrustedClientCert, "utf8")], clientKey: fs.readFileSync(certs.untrustedClientKey, "utf8") },
+      reconnect: false,
+    });
+    await assert.rejects(c.connect(), (e: MqttError) => ["TLS_FAILED", "DISCONNECTED", "CONNECT_FAILED"].includes(e.code));
+    assert.equal(c.connected, false);
+  });
+
+  it("offers the ALPN protocols it is given (what a TLS server sees), as AWS IoT Core on port 443 needs", async () => {
+    const offered: string[][] = [];
+    const server = tls.createServer({
+      cert: certs.serverCertPem, key: certs.serverKeyPem,
+      ALPNCallback: ({ protocols }) => { offered.push(protocols); return protocols[0]; },
+    }, (socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const c = client((server.address() as AddressInfo).port, {
+        secure: { ca: certs.caCertPem, serverName: "localhost", ALPNProtocols: ["x-amzn-mqtt-ca"] }, reconnect: false, connectTimeoutMs: 2_000,
+      });
+      await assert.rejects(c.connect());
+      assert.deepEqual(offered, [["x-amzn-mqtt-ca"]]);
+    } finally {
+      server.close();
+    }
+  });
+
+  for (const format of ["PEM", "DER"] as const) {
+    it(`takes the CA, client certificate and key as ${format} files (--ca, --cert, --key and MQTT_CA/CERT/KEY)`, async () => {
+      const files = format === "PEM"
+        ? { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey }
+        : { ca: await toDer(certs.caCert, "cert"), cert: await toDer(certs.clientCert, "cert"), key: await toDer(certs.clientKey, "key") };
+      const broker = parseBroker(`mqtts://localhost:${mutual.tlsPort}`, files);
+      const c = createNodeClient({ host: broker.host, port: broker.port, secure: broker.secure, clientId: `tls-${format}-${process.pid}`, reconnect: false });
+      c.on("error", () => {});
+      try {
+        await c.connect();
+        await c.publish("mtls/files", format, { qos: 1 });
+      } finally {
+        await c.disconnect();
+      }
+    });
+  }
 
   it("refuses a server whose certificate no trusted CA signed", async () => {
     const rogue = await Mosquitto.start({

@@ -1,18 +1,23 @@
 // Battery Hawk end to end against real brokers. On aedes a SchemaTap sees every PUBLISH the
 // gateway sends (exact QoS and retain) and checks it against index.json and its schema after
-// each test: every message type, both commands and every malformed one, the Last Will, the
-// goodbye, and the simulated fleet. On mosquitto the broker is stopped while the gateway keeps
-// reading, then restarted: every reading arrives, in order, and the QoS 2 status exactly once.
+// each test: every message type, both commands and every malformed one, commands for other
+// gateways left alone, gateways kept apart by their roots, the Last Will, the goodbye, and the
+// simulated fleet. On mosquitto the broker is stopped while the gateway keeps reading, then
+// restarted: every reading arrives, in order, and the QoS 2 status exactly once.
 
 import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
-import { closeHostClients, productHost, SchemaTap } from "./harness.js";
+import { closeHostClients, productDevice, SchemaTap } from "./harness.js";
 import { client, closeAll, Inbox, text } from "../integration/util.js";
+import { topicMatches } from "../../modules/mqtt/topic.js";
 import type { Message, MqttClient } from "../../modules/mqtt/client.js";
+import type { Device } from "../../modules/device/device.js";
 import type { Product } from "../../modules/device/product.js";
-import { createBatteryHawk, definition } from "../../modules/products/battery-hawk/index.js";
+import { definition } from "../../modules/products/battery-hawk/index.js";
+import { createBatteryHawk } from "../../modules/products/battery-hawk/product.js";
+import { simulatedMac } from "../../modules/products/battery-hawk/simulation.js";
 import type { BatteryInfo, BatteryMonitorRadio, MonitorAdvert, ReadOutcome } from "../../modules/products/battery-hawk/hardware.js";
 
 const CAR_1 = "A4:C1:38:00:00:01";
@@ -69,6 +74,7 @@ function nextMessage(c: MqttClient, test: (m: Message) => boolean, ms = 10_000):
 let gateways = 0;
 
 describe("battery-hawk on aedes", function () {
+  this.timeout(20_000);
   let broker: AedesHandle;
   let tap: SchemaTap;
   const running: Product[] = [];
@@ -88,21 +94,21 @@ describe("battery-hawk on aedes", function () {
   });
 
   /** A gateway under its own prefix (tests share the broker and its retained messages). */
-  function gateway(config: Record<string, string> = {}, logs: string[] = []) {
+  function gateway(config: Record<string, string> = {}, logs: string[] = [], options: { prefix?: string; deviceId?: string } = {}) {
     const n = ++gateways;
-    const prefix = config.prefix ?? `bh_test_${n}`;
+    const prefix = options.prefix ?? `bh_test_${n}`;
     const radio = new ScriptedRadio();
     radio.info.set(CAR_1, battery(12.6, 85));
     radio.info.set(CAR_2, battery(12.2, 50));
     radio.adverts = [{ mac: CAR_1, deviceType: "BM2", name: "Battery Monitor", rssi: -58 }, { mac: CAR_2, deviceType: "BM6", rssi: -70 },
       { mac: SPARE.toLowerCase(), deviceType: "BM6", name: "BM6 Spare", rssi: -65 }, { mac: "not-a-mac" }];
-    const host = productHost({
-      port: broker.port, deviceId: `hawk-gw-${100 + n}`, logs,
+    const device = productDevice({
+      port: broker.port, deviceId: options.deviceId ?? `hawk-gw-${100 + n}`, logs,
       config: { prefix, poll_interval_ms: "60000", scan_interval_ms: "60000", associations: `${CAR_1}=family_car,${CAR_2}=family_car`, ...config },
     });
-    const product = createBatteryHawk(host, radio);
+    const product = createBatteryHawk(device, radio);
     running.push(product);
-    return { product, radio, prefix, logs, deviceId: host.deviceId };
+    return { product, device, radio, prefix, logs, deviceId: device.deviceId };
   }
 
   async function watcher(filter: string): Promise<{ c: MqttClient; inbox: Inbox }> {
@@ -152,7 +158,7 @@ describe("battery-hawk on aedes", function () {
   });
 
   it("answers read_data with a fresh reading, a status with last_command and a response", async () => {
-    const { product, prefix, radio } = gateway();
+    const { product, prefix, radio, deviceId } = gateway();
     product.start();
     const backend = await watcher(`${prefix}/#`);
     await tap.waitFor((m) => m.topic === `${prefix}/vehicle/family_car/summary` && json(m).connected_devices === 2);
@@ -161,7 +167,7 @@ describe("battery-hawk on aedes", function () {
     await backend.c.publish(`${prefix}/command`, JSON.stringify({ request_id: "r-1", command: "read_data", device_id: CAR_1 }), { qos: 1 });
     const answer = JSON.parse(text((await response).payload));
     assert.deepEqual({ ...answer, timestamp: undefined }, {
-      request_id: "r-1", command: "read_data", device_id: CAR_1, success: true, result: { connected: true, voltage: 12.55, state_of_charge: 83 }, timestamp: undefined,
+      request_id: "r-1", command: "read_data", gateway_id: deviceId, device_id: CAR_1, success: true, result: { connected: true, voltage: 12.55, state_of_charge: 83 }, timestamp: undefined,
     });
     const after = (suffix: string) => backend.inbox.messages.filter((m) => m.topic === `${prefix}/${suffix}`).map((m) => JSON.parse(text(m.payload)));
     assert.equal(after(`device/${CAR_1}/reading`).at(-1).voltage, 12.55);
@@ -193,7 +199,7 @@ describe("battery-hawk on aedes", function () {
 
   it("answers every malformed command with its defined error and keeps running", async () => {
     const logs: string[] = [];
-    const { product, prefix, radio } = gateway({}, logs);
+    const { product, device, prefix, radio, deviceId } = gateway({}, logs);
     product.start();
     const backend = await watcher(`${prefix}/command/response`);
     await tap.waitFor((m) => m.topic === `${prefix}/vehicle/family_car/summary` && json(m).connected_devices === 2);
@@ -211,11 +217,12 @@ describe("battery-hawk on aedes", function () {
       [JSON.stringify({ request_id: "c10", command: "associate", device_id: CAR_1, vehicle_id: "car/1" }), "invalid_parameters", "c10"],
       [JSON.stringify({ request_id: "c11", command: "read_data", device_id: CAR_1, volts: 3 }), "invalid_parameters", "c11"],
       [JSON.stringify({ command: "read_data", device_id: CAR_1 }), "invalid_parameters", null],
-      [JSON.stringify({ request_id: "c13", command: "read_data", device_id: "A4:C1:38:00:00:77" }), "failed", "c13"],
+      // Named, the gateway says it does not know the monitor (unnamed, it would stay silent: below).
+      [JSON.stringify({ request_id: "c13", command: "read_data", gateway_id: deviceId, device_id: "A4:C1:38:00:00:77" }), "failed", "c13"],
       [JSON.stringify({ request_id: "c14", command: "read_data", device_id: CAR_2 }), "failed", "c14"],
     ];
     // One at a time, as a backend waiting for each answer would (the device layer answers a burst
-    // beyond its 8-command queue with "busy").
+    // beyond its 32-command queue with "busy").
     for (const [i, [payload]] of cases.entries()) {
       await backend.c.publish(`${prefix}/command`, payload, { qos: 1 });
       await backend.inbox.waitFor(i + 1);
@@ -229,20 +236,29 @@ describe("battery-hawk on aedes", function () {
     // The unreachable monitor's retained status says so, with the seed's error fields.
     const status = tap.seen.filter((m) => m.topic === `${prefix}/device/${CAR_2}/status`).map(json).at(-1)!;
     assert.deepEqual([status.connected, status.error_code, status.error_message, status.last_command], [false, 1001, "Connection timeout", "read_data"]);
-    // Still running: a valid command works.
+    // Not this gateway's: another gateway named, or a monitor it does not know. No answer, no read.
+    const reads = radio.reads;
+    for (const other of [
+      { request_id: "n1", command: "read_data", gateway_id: "hawk-gw-999", device_id: CAR_1 },
+      { request_id: "n2", command: "associate", gateway_id: "hawk-gw-999", device_id: CAR_1, vehicle_id: "van" },
+      { request_id: "n3", command: "read_data", device_id: "A4:C1:38:00:00:77" },
+    ]) await backend.c.publish(`${prefix}/command`, JSON.stringify(other), { qos: 1 });
+    // Still running: a valid command works, and is the next answer.
     await backend.c.publish(`${prefix}/command`, JSON.stringify({ request_id: "ok", command: "read_data", device_id: CAR_1 }), { qos: 1 });
     await backend.inbox.waitFor(cases.length + 1);
-    assert.equal(JSON.parse(backend.inbox.texts().at(-1)!).success, true);
-    assert.equal(product.client.connected, true);
+    const last = JSON.parse(backend.inbox.texts().at(-1)!);
+    assert.deepEqual([last.request_id, last.success, last.gateway_id], ["ok", true, deviceId]);
+    assert.equal(radio.reads, reads + 1, "only the valid command's read");
+    assert.equal(device.connected, true);
   });
 
   it("the Last Will turns the retained system status to core.running false on an abrupt disconnect", async () => {
-    const { product, prefix } = gateway();
+    const { product, device, prefix } = gateway();
     const observer = await watcher(`${prefix}/system/status`);
     product.start();
     await observer.inbox.waitFor(1);
     assert.equal(JSON.parse(observer.inbox.texts()[0]).core.running, true);
-    product.client.abort();
+    device.abort();
     await observer.inbox.waitFor(2);
     const will = JSON.parse(observer.inbox.texts()[1]);
     assert.equal(will.core.running, false);
@@ -268,29 +284,76 @@ describe("battery-hawk on aedes", function () {
     assert.equal(typeof final.core.uptime_seconds, "number", "the goodbye status, not the will: a clean DISCONNECT discards the will");
   });
 
-  it("the simulated fleet keeps the contract under the seed's YAML prefix", async () => {
-    const host = productHost({
+  it("the simulated fleet keeps the contract under the specification's YAML prefix, given as topic_prefix", async () => {
+    const device = productDevice({
       port: broker.port, deviceId: "hawk-gw-500", seed: 5,
-      // As the hosts pass it: the product's defaults with overrides.
-      config: { ...definition.defaults, prefix: "batteryhawk", poll_interval_ms: "100", scan_interval_ms: "100" },
+      // As the hosts pass it: the product's defaults with overrides, here in the specification's own key.
+      config: { ...definition.defaults, topic_prefix: "batteryhawk", poll_interval_ms: "100", scan_interval_ms: "100" },
     });
-    const product = definition.simulate(host);
+    const product = definition.simulate(device);
     running.push(product);
     product.start();
     // Both simulated vehicles with both their monitors (the simulated associations apply).
     await tap.waitFor((m) => m.topic === "batteryhawk/vehicle/camper_van/summary" && json(m).total_devices === 2);
     await tap.waitFor((m) => m.topic === "batteryhawk/vehicle/family_car/summary" && json(m).total_devices === 2);
-    await tap.waitFor((m) => m.topic === `batteryhawk/device/${CAR_1}/reading`);
-    const request = definition.command("hawk-gw-500", { prefix: "batteryhawk" }, definition.example.command, definition.example.params);
+    const starter = simulatedMac("hawk-gw-500", 1);
+    await tap.waitFor((m) => m.topic === `batteryhawk/device/${starter}/reading`);
+    const config = { topic_prefix: "batteryhawk" };
+    const request = definition.command("hawk-gw-500", config, definition.example.command, { mac: starter });
     const backend = await watcher(request.responseTopic);
+    // The first simulated gateway's monitor is not this one's: hawk-gw-500 only answers about its own.
+    const foreign = definition.command("hawk-gw-500", config, definition.example.command, definition.example.params);
+    await backend.c.publish(foreign.topic, JSON.stringify(foreign.payload), { qos: 1 });
+    await backend.c.publish(request.topic, JSON.stringify(request.payload), { qos: 1 });
+    await backend.inbox.waitFor(2);
+    const [unknown, answer] = backend.inbox.texts().map((t) => JSON.parse(t));
+    assert.ok(foreign.isResponse(unknown) && !request.isResponse(unknown));
+    assert.match(unknown.error.message, /unknown monitor/);
+    assert.ok(request.isResponse(answer));
+    assert.equal(answer.success, true);
+    assert.ok(tap.seen.filter((m) => m.clientId === "hawk-gw-500").every((m) => m.topic.startsWith("batteryhawk/")));
+  });
+
+  it("two gateways on one prefix: a command is acted on and answered only by the gateway it names", async () => {
+    const prefix = `bh_shared_${++gateways}`;
+    const a = gateway({}, [], { prefix });
+    const b = gateway({}, [], { prefix });
+    a.product.start();
+    b.product.start();
+    await tap.waitFor((m) => m.clientId === b.deviceId && m.topic === `${prefix}/vehicle/family_car/summary` && json(m).connected_devices === 2);
+    await tap.waitFor((m) => m.clientId === a.deviceId && m.topic === `${prefix}/vehicle/family_car/summary` && json(m).connected_devices === 2);
+    const backend = await watcher(`${prefix}/command/response`);
+    const readsA = a.radio.reads;
+    const request = definition.command(b.deviceId, { prefix }, "read_data", { mac: CAR_1, request_id: "to-b" });
     await backend.c.publish(request.topic, JSON.stringify(request.payload), { qos: 1 });
     await backend.inbox.waitFor(1);
-    assert.ok(request.isResponse(JSON.parse(backend.inbox.texts()[0])));
-    assert.ok(tap.seen.filter((m) => m.clientId === "hawk-gw-500").every((m) => m.topic.startsWith("batteryhawk/")));
+    // Give a wrong answer from the other gateway time to arrive before counting.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answers = backend.inbox.texts().map((t) => JSON.parse(t));
+    assert.deepEqual(answers.map((r) => [r.request_id, r.gateway_id, r.success]), [["to-b", b.deviceId, true]]);
+    assert.ok(request.isResponse(answers[0]));
+    assert.equal(a.radio.reads, readsA, "the other gateway did not read the monitor");
+  });
+
+  it("gateways with their own root keep their own retained system status", async () => {
+    // Ids outside the tap's filter: the tap checks topics without a root.
+    const devices = ["site-gw-a", "site-gw-b"];
+    const gws = devices.map((id) => gateway({ root: id }, [], { prefix: "battery_hawk", deviceId: id }));
+    for (const g of gws) g.product.start();
+    const observer = await watcher("+/battery_hawk/system/status");
+    await observer.inbox.waitFor(2);
+    assert.deepEqual(observer.inbox.messages.map((m) => m.topic).sort(), devices.map((id) => `${id}/battery_hawk/system/status`));
+    await gws[0].product.stop();
+    const late = await watcher("+/battery_hawk/system/status");
+    await late.inbox.waitFor(2);
+    const running = Object.fromEntries(late.inbox.messages.map((m) => [m.topic.split("/")[0], JSON.parse(text(m.payload)).core.running]));
+    assert.deepEqual(running, { "site-gw-a": false, "site-gw-b": true }, "one gateway stopping does not mark the other stopped");
+    assert.ok(!topicMatches(definition.topicFilter(devices[0], { root: devices[0] }), `${devices[1]}/battery_hawk/system/status`));
   });
 });
 
 describe("battery-hawk on mosquitto: broker restart", function () {
+  this.timeout(30_000);
   let mosquitto: Mosquitto;
   let product: Product | undefined;
 
@@ -308,12 +371,12 @@ describe("battery-hawk on mosquitto: broker restart", function () {
     const radio = new ScriptedRadio();
     radio.info.set(CAR_1, battery(12.6, 85));
     const logs: string[] = [];
-    const host = productHost({
+    const device: Device = productDevice({
       port: mosquitto.port, deviceId: "hawk-gw-900", logs,
       config: { prefix: "bh_restart", poll_interval_ms: "100", scan_interval_ms: "60000", status_interval_ms: "60000", associations: `${CAR_1}=family_car` },
     });
-    product = createBatteryHawk(host, radio);
-    product.client.on("connected", () => logs.push("connected"));
+    product = createBatteryHawk(device, radio);
+    device.on("connected", () => logs.push("connected"));
     // A backend with a persistent session: it misses nothing while the broker restarts.
     const backend = client(mosquitto.port, { clientId: "bh-backend", clean: false });
     await backend.connect();
@@ -333,7 +396,7 @@ describe("battery-hawk on mosquitto: broker restart", function () {
     await mosquitto.stop();
     const down = radio.reads;
     await radio.readsReach(down + 15); // the gateway keeps reading (and queueing) while the broker is down
-    assert.equal(product.client.connected, false);
+    assert.equal(device.connected, false);
     await mosquitto.restart();
     const upTo = radio.reads;
     await new Promise<void>((resolve, reject) => {

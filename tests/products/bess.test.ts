@@ -7,13 +7,14 @@ import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
-import { client, closeAll, next } from "../integration/util.js";
-import { closeHostClients, productHost, ProductSchemas, SchemaTap } from "./harness.js";
+import { client, closeAll } from "../integration/util.js";
+import { closeHostClients, productDevice, ProductSchemas, SchemaTap } from "./harness.js";
 import type { MqttClient } from "../../modules/mqtt/client.js";
+import type { Device, DeviceEvents } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { SettingsStore } from "../../modules/device/settings.js";
-import { createBess } from "../../modules/products/bess/bess.js";
-import type { BessProduct } from "../../modules/products/bess/bess.js";
+import { createBess } from "../../modules/products/bess/product.js";
+import type { BessProduct } from "../../modules/products/bess/product.js";
 import { SimulatedBess } from "../../modules/products/bess/simulation.js";
 import type { SimulationOptions } from "../../modules/products/bess/simulation.js";
 import { SETTINGS_KEY } from "../../modules/products/bess/settings.js";
@@ -80,19 +81,37 @@ class Backend {
 
 interface Rig {
   product: BessProduct;
+  device: Device;
   logs: string[];
   settings: SettingsStore;
 }
 
-function rig(port: number, options: { sim?: Partial<SimulationOptions>; settings?: SettingsStore; now?: () => number; deviceId?: string } = {}): Rig {
+function rig(port: number, options: { sim?: Partial<SimulationOptions>; settings?: SettingsStore; now?: () => number; deviceId?: string; config?: Record<string, string> } = {}): Rig {
   const logs: string[] = [];
   const settings = options.settings ?? new MemorySettingsStore();
-  const host = productHost({ port, deviceId: options.deviceId ?? DEVICE, settings, logs, ...(options.now ? { now: options.now } : {}) });
-  const product = createBess(host, new SimulatedBess(host, options.sim));
-  return { product, logs, settings };
+  const device = productDevice({ port, deviceId: options.deviceId ?? DEVICE, settings, logs, config: options.config, ...(options.now ? { now: options.now } : {}) });
+  const product = createBess(device, new SimulatedBess(device, options.sim));
+  return { product, device, logs, settings };
 }
 
-/** Quick reconnects for tests: the seed's 10 s interval is a setting (schema minimum 1 s). */
+/** The device's next `event` for which `test` holds. */
+function nextEvent<K extends keyof DeviceEvents>(device: Device, event: K, test: (...args: DeviceEvents[K]) => boolean = () => true, ms = 10_000): Promise<DeviceEvents[K][0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      device.off(event, listener);
+      reject(new Error(`no '${String(event)}' event within ${ms} ms`));
+    }, ms);
+    const listener = (...args: DeviceEvents[K]): void => {
+      if (!test(...args)) return;
+      clearTimeout(timer);
+      device.off(event, listener);
+      resolve(args[0]);
+    };
+    device.on(event, listener);
+  });
+}
+
+/** Quick reconnects for tests: the specified 10 s interval is a setting (schema minimum 1 s). */
 function quickSettings(): MemorySettingsStore {
   const s = new MemorySettingsStore();
   s.set(SETTINGS_KEY, { telemetry_interval_ms: 5000, log_level: 3, reconnect_interval_ms: 1000, max_reconnect_attempts: 0 });
@@ -128,7 +147,7 @@ describe("bess on aedes: every publication keeps the contract", function () {
     tap.assertAllValid();
   });
 
-  it("announces itself: retained online status (QoS 1), a started status, telemetry at QoS 1 with seed fields", async () => {
+  it("announces itself: retained online status (QoS 1), a started status, telemetry at QoS 1 with the specified fields", async () => {
     const { product } = await started();
     product.tick();
     const telemetry = await backend.waitFor((m) => m.topic === "bess/telemetry", "telemetry");
@@ -148,7 +167,7 @@ describe("bess on aedes: every publication keeps the contract", function () {
     assert.equal(retained.json.status, "online");
   });
 
-  it("set_mode (the seed's example) round-trips: status/info with request_id, the converter follows, an info log at QoS 0", async () => {
+  it("set_mode (the specified example) round-trips: status/info with request_id, the converter follows, an info log at QoS 0", async () => {
     const { product } = await started();
     await backend.send("bess/control/commands", { command: "set_mode", mode: "discharge", params: { power_limit_kw: 25, soc_min: 20 }, request_id: "req-12345" });
     const answer = await backend.answer("req-12345");
@@ -204,6 +223,37 @@ describe("bess on aedes: every publication keeps the contract", function () {
     assert.equal(product.hardware.mode, "charge");
   });
 
+  it("two controllers with their own roots share one broker: each keeps its retained status and acts only on its own topics", async () => {
+    const peer = new Backend(client(broker.port));
+    await peer.client.connect();
+    await peer.client.subscribe("+/bess/#", { qos: 2 });
+    // Ids outside the tap's bess_controller_ prefix: the rooted topics are checked here, root stripped.
+    const sites = ["site-a", "site-b"].map((root) => ({ root, ...rig(broker.port, { deviceId: `bess-${root}`, config: { root } }) }));
+    for (const s of sites) {
+      products.push(s.product);
+      s.product.start();
+    }
+    for (const s of sites) await peer.waitFor((m) => m.topic === `${s.root}/bess/status/connection` && m.json.status === "online", `${s.root} online`);
+    await peer.send("site-a/bess/control/commands", { command: "set_mode", mode: "charge", request_id: "a-1" });
+    const answer = await peer.waitFor((m) => m.topic.includes("/status/") && m.json.request_id === "a-1", "site-a's answer");
+    assert.equal(answer.topic, "site-a/bess/status/info");
+    assert.equal(sites[0].product.hardware.mode, "charge");
+    assert.equal(sites[1].product.hardware.mode, "idle");
+    assert.equal(backend.messages.length, 0, "nothing on the specified topics");
+    const late = new Backend(client(broker.port));
+    await late.client.connect();
+    await late.client.subscribe("+/bess/status/connection", { qos: 1 });
+    await late.waitFor((m) => m.topic === "site-b/bess/status/connection" && m.json.device_id === "bess-site-b", "site-b's retained status");
+    await late.waitFor((m) => m.topic === "site-a/bess/status/connection" && m.json.device_id === "bess-site-a", "site-a's retained status");
+    const schemas = new ProductSchemas("bess");
+    for (const m of peer.messages.filter((x) => !x.topic.includes("/control/"))) {
+      const root = sites.find((s) => m.topic.startsWith(`${s.root}/`))!.root;
+      const entry = schemas.entryFor(m.topic.slice(root.length + 1), m.json);
+      assert.ok(entry, m.topic);
+      if (entry.direction === "publish") schemas.assertValid(entry.message, m.json);
+    }
+  });
+
   it("control/config is validated, applied atomically, persisted and answered; a bad one changes nothing", async () => {
     const { product, settings } = await started();
     await backend.send("bess/control/config", { request_id: "cfg-1", telemetry_interval_ms: 10_000, log_level: 2 });
@@ -244,12 +294,13 @@ describe("bess on aedes: every publication keeps the contract", function () {
   });
 
   it("system reset (QoS 2): acknowledged, says offline, re-initialises and reconnects; factory_reset erases settings", async () => {
-    const { product, settings } = await started();
+    const { product, device, settings } = await started();
     await backend.send("bess/control/commands", { command: "set_mode", mode: "discharge", request_id: "m-1" });
     await backend.answer("m-1");
     await backend.send("bess/control/config", { request_id: "cfg-1", telemetry_interval_ms: 30_000 });
     await backend.answer("cfg-1");
-    const firstClient = product.client;
+    let connects = 0;
+    device.on("connected", () => { connects++; });
     const onlineBefore = backend.on("bess/status/connection").filter((s) => s.status === "online").length;
 
     await backend.send("bess/system/reset", { request_id: "rst-1", reset_type: "restart", delay_ms: 50 }, 2);
@@ -258,7 +309,7 @@ describe("bess on aedes: every publication keeps the contract", function () {
     await backend.waitFor((m) => m.topic === "bess/status/connection" && m.json.status === "offline", "offline on reset");
     await backend.waitFor((m) => m.topic === "bess/status/connection" && m.json.status === "online" &&
       backend.on("bess/status/connection").filter((s) => s.status === "online").length > onlineBefore, "online again");
-    assert.notEqual(product.client, firstClient, "a new connection");
+    assert.equal(connects, 1, "a new connection");
     assert.equal(product.hardware.mode, "idle", "state re-initialised");
     assert.equal(product.settings.value.telemetry_interval_ms, 30_000, "a restart keeps settings");
 
@@ -273,8 +324,8 @@ describe("bess on aedes: every publication keeps the contract", function () {
   });
 
   it("the Last Will marks the controller offline (retained) on an abrupt disconnect", async () => {
-    const { product } = await started();
-    product.client.abort();
+    const { device } = await started();
+    device.abort();
     const will = await backend.waitFor((m) => m.topic === "bess/status/connection" && m.json.status === "offline", "the will");
     assert.deepEqual(will.json, { device_id: DEVICE, status: "offline" });
     const late = await Backend.open(broker.port);
@@ -283,7 +334,7 @@ describe("bess on aedes: every publication keeps the contract", function () {
     assert.equal(retained.retain, true);
   });
 
-  it("alarms arise from the simulated physics on the seed's severity topics, with a thermal shutdown, and clear", async () => {
+  it("alarms arise from the simulated physics on the specified severity topics, with a thermal shutdown, and clear", async () => {
     // A fast thermal constant and a strong heating coefficient so physics plays out in a few ticks.
     let now = Date.now();
     const { product } = await started({ sim: { tauMs: 1, kPerKw: 1.2, initialSoc: 4 }, now: () => now });
@@ -325,7 +376,7 @@ describe("bess on aedes: every publication keeps the contract", function () {
   });
 });
 
-describe("bess on aedes: MQTT errors reported with the seed's error table", function () {
+describe("bess on aedes: MQTT errors reported with the specified error table", function () {
   this.timeout(20_000);
   let broker: AedesHandle | undefined;
   let tap: SchemaTap;
@@ -355,9 +406,9 @@ describe("bess on aedes: MQTT errors reported with the seed's error table", func
     broker = await startAedes({ authenticate: (c, _u, _p, done) => done(null, allow || c.id !== DEVICE) });
     tap = new SchemaTap(broker, "bess", isDevice);
     const backend = await Backend.open(broker.port);
-    const { product, logs } = rig(broker.port, { settings: quickSettings() });
+    const { product, device, logs } = rig(broker.port, { settings: quickSettings() });
     product.start();
-    await next(product.client, "error", (e) => e.code === "AUTHENTICATION_FAILED");
+    await nextEvent(device, "disconnected", (d) => d.error?.code === "AUTHENTICATION_FAILED");
     assert.ok(logs.some((l) => l.includes("BESS_MQTT_ERR_AUTHENTICATION_FAILED")), logs.join("\n"));
     allow = true;
     const error = await backend.waitFor((m) => m.topic === "bess/status/error" && m.json.code === 5007, "auth error, from the outbox");
@@ -385,13 +436,13 @@ describe("bess on mosquitto: offline and back", function () {
     await backend.client.connect();
     await backend.client.subscribe("bess/#", { qos: 1 });
     let now = Date.now();
-    const { product } = rig(mosquitto.port, { settings: quickSettings(), now: () => now, sim: { initialSoc: 16 } });
+    const { product, device } = rig(mosquitto.port, { settings: quickSettings(), now: () => now, sim: { initialSoc: 16 } });
     product.start();
     await backend.waitFor((m) => m.topic === "bess/status/connection" && m.json.status === "online", "online");
     await backend.send("bess/control/commands", { command: "set_mode", mode: "discharge", params: { power_limit_kw: 30, soc_min: 0 }, request_id: "d-1" });
     await backend.answer("d-1");
 
-    const lost = next(product.client, "disconnected");
+    const lost = nextEvent(device, "disconnected");
     await mosquitto.stop();
     await lost;
     const produced: number[] = [];
@@ -400,7 +451,7 @@ describe("bess on mosquitto: offline and back", function () {
       produced.push(Math.floor(now / 1000));
       product.tick(); // 30 kW from 16 % of 50 kWh: the SOC-low alarm is raised on the way
     }
-    assert.equal(product.client.connected, false);
+    assert.equal(device.connected, false);
     await mosquitto.restart();
 
     const last = produced[produced.length - 1];

@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
-import { client, closeAll, next, text } from "../integration/util.js";
-import { ProductSchemas, SchemaTap, closeHostClients, productHost } from "./harness.js";
+import { client, closeAll, text } from "../integration/util.js";
+import { ProductSchemas, SchemaTap, closeHostClients, productDevice } from "./harness.js";
 import type { MqttClient } from "../../modules/mqtt/client.js";
+import type { Device } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import { createDese } from "../../modules/products/dese/product.js";
 import type { DeseProduct } from "../../modules/products/dese/product.js";
@@ -71,10 +72,13 @@ function config(deviceId: string, body: Payload): Payload {
   return { device_id: deviceId, config: body, timestamp: "2025-01-27T10:00:00Z" };
 }
 
-describe("dese on aedes (every published message checked at the broker)", () => {
+describe("dese on aedes (every published message checked at the broker)", function () {
+  this.timeout(20_000);
   let broker: AedesHandle;
   let tap: SchemaTap;
   const subscriptions: { clientId: string; topic: string }[] = [];
+  /** Client ids of the devices' connections, in connect order. */
+  const connects: string[] = [];
   const running: DeseProduct[] = [];
   let deviceCount = 0;
 
@@ -84,6 +88,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
     broker.broker.on("subscribe", (subs, c) => {
       if (c?.id.startsWith("dese-")) for (const s of subs) subscriptions.push({ clientId: c.id, topic: s.topic });
     });
+    broker.broker.on("client", (c) => { if (c.id.startsWith("dese-")) connects.push(c.id); });
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((p) => p.stop()));
@@ -97,6 +102,8 @@ describe("dese on aedes (every published message checked at the broker)", () => 
 
   interface Booted {
     id: string;
+    clientId: string;
+    device: Device;
     product: DeseProduct;
     sim: SimulatedWaterSystem;
     store: MemorySettingsStore;
@@ -114,12 +121,12 @@ describe("dese on aedes (every published message checked at the broker)", () => 
     if (options.settings) store.set(SETTINGS_KEY, { ...DEFAULT_SETTINGS, ...options.settings });
     const logs: string[] = [];
     // Control schedule off (1 h): tests call product.control() themselves, deterministically.
-    const host = productHost({
+    const device = productDevice({
       port: broker.port, deviceId: id, settings: store, logs, seed: deviceCount,
       config: { org: ORG, control_interval_ms: "3600000", calibration_ms: "40", ...options.config },
     });
-    const sim = new SimulatedWaterSystem(host);
-    const product = createDese(host, sim);
+    const sim = new SimulatedWaterSystem(device);
+    const product = createDese(device, sim);
     const backend = client(broker.port);
     await backend.connect();
     const base = `devices/${ORG}/${id}/`;
@@ -136,7 +143,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
       await send(payload);
       return response;
     };
-    return { id, product, sim, store, watch, backend, logs, send, call };
+    return { id, clientId: `dese-${ORG}-${id}`, device, product, sim, store, watch, backend, logs, send, call };
   }
 
   it("announces itself online, retained at QoS 1, with battery, RSSI and firmware version", async () => {
@@ -209,7 +216,6 @@ describe("dese on aedes (every published message checked at the broker)", () => 
   it("reboot: answers first, says offline, and comes back online on a new connection with every pump off", async () => {
     const d = await boot();
     await d.call(command(d.id, "set_pump", { pump_id: 1, state: "on" }));
-    const before = d.product.client;
     const reboot = command(d.id, "reboot");
     const response = await d.call(reboot);
     assert.deepEqual([response.success, response.response], [true, { rebooting: true }]);
@@ -218,7 +224,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
     const order = d.watch.seen.map((s) => (s.type === "status" ? s.payload.status : s.type === "command_response" ? s.payload.command_id : s.type));
     const at = order.indexOf(reboot.command_id);
     assert.deepEqual(order.slice(at, at + 3), [reboot.command_id, "offline", "online"]);
-    assert.notEqual(d.product.client, before);
+    assert.equal(connects.filter((c) => c === d.clientId).length, 2, "a new connection");
     assert.equal(d.sim.pumpOn(1), false);
     // The rebooted device still answers.
     assert.equal((await d.call(command(d.id, "set_ph_target", { target_ph: 7.3 }))).success, true);
@@ -239,6 +245,8 @@ describe("dese on aedes (every published message checked at the broker)", () => 
       ["pump not fitted", command(d.id, "set_pump", { pump_id: 9, state: "on" }), /^invalid_parameters: parameters\.pump_id: no pump 9/],
       ["reference outside the sensor range", command(d.id, "calibrate_sensor", { sensor_type: "ph", value: 20 }), /^invalid_parameters: parameters\.value: 20 is outside/],
       ["another device's id", command(d.id, "reboot", undefined, { device_id: "esp32-999" }), /^invalid_request: device_id: "esp32-999" is not this device/],
+      ["another organisation's id", command(d.id, "reboot", undefined, { organization_id: "org-other" }), /^invalid_request: organization_id: "org-other" is not this device's organisation/],
+      ["no device_id", command(d.id, "reboot", undefined, { device_id: undefined }), /^invalid_parameters: message: missing field "device_id"/],
       ["dosing past the target", command(d.id, "set_pump", { pump_id: 3, state: "on" }), /^failed: pump 3 not started: pH .* at or above the target/],
     ];
     d.sim.force("ph", 7.6); // above the 7.4 target: the base pump must refuse
@@ -262,8 +270,8 @@ describe("dese on aedes (every published message checked at the broker)", () => 
     assert.equal(d.watch.of("command_response").length, cases.length, "no response without a command_id");
     assert.ok(d.logs.some((l) => l.includes("malformed_json")), "rejections are logged");
     // Still running.
-    assert.equal((await d.call(command(d.id, "set_pump", { pump_id: 1, state: "on" }))).success, true);
-    assert.equal(d.product.client.connected, true);
+    assert.equal((await d.call(command(d.id, "set_pump", { pump_id: 1, state: "on" }, { organization_id: ORG }))).success, true);
+    assert.equal(d.device.connected, true);
   });
 
   it("does not run a repeated command_id twice: the first result is answered again, marked duplicate", async () => {
@@ -306,6 +314,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
       ["unknown parameter", config(d.id, { telemetry_period: 1000 }), /config: unknown field "telemetry_period"/],
       ["missing device_id", { config: { telemetry_interval: 5000 }, timestamp: "2025-01-27T10:00:00Z" }, /missing field "device_id"/],
       ["another device", config("esp32-999", { telemetry_interval: 5000 }), /device_id: "esp32-999" is not this device/],
+      ["another organisation", { ...config(d.id, { telemetry_interval: 5000 }), organization_id: "org-other" }, /organization_id: "org-other" is not this device's organisation/],
       // A valid interval with an impossible threshold: neither is applied.
       ["min above max", config(d.id, { telemetry_interval: 5000, alert_thresholds: { ph: { min: 8, max: 7 } } }), /alert_thresholds\.ph: min \(8\) must be below max \(7\)/],
     ];
@@ -317,18 +326,16 @@ describe("dese on aedes (every published message checked at the broker)", () => 
     assert.deepEqual(d.product.settings.value, DEFAULT_SETTINGS);
     assert.equal(d.store.get(SETTINGS_KEY), undefined, "nothing persisted");
     assert.equal(d.logs.filter((l) => l.includes("config rejected")).length, cases.length);
-    assert.equal(d.product.client.connected, true);
+    assert.equal(d.device.connected, true);
   });
 
   it("applies a new mqtt_keepalive on a new connection", async () => {
     const d = await boot();
-    const old = d.product.client;
-    assert.equal(old.session.keepaliveMs, 60_000);
     await d.send(config(d.id, { mqtt_keepalive: 30 }), "config");
     await d.watch.wait("status", (p) => p.status === "offline");
     await d.watch.wait("status", (p) => p.status === "online", 5000, d.watch.seen.findIndex((s) => s.payload.status === "offline"));
-    assert.notEqual(d.product.client, old);
-    assert.equal(d.product.client.session.keepaliveMs, 30_000);
+    // The keepalive each CONNECT carried is checked in the unit test.
+    assert.equal(connects.filter((c) => c === d.clientId).length, 2, "a new connection");
     assert.equal(d.store.get<DeseSettings>(SETTINGS_KEY)!.mqtt_keepalive, 30);
   });
 
@@ -378,7 +385,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
   it("subscribes only to its own commands and config topics, and never acts on another organisation's or device's messages", async () => {
     const d = await boot();
     const other = await boot();
-    const mine = subscriptions.filter((s) => s.clientId === d.product.client.session.clientId).map((s) => s.topic).sort();
+    const mine = subscriptions.filter((s) => s.clientId === d.clientId).map((s) => s.topic).sort();
     assert.deepEqual(mine, [`devices/${ORG}/${d.id}/commands`, `devices/${ORG}/${d.id}/config`]);
     for (const s of subscriptions) assert.ok(!/[+#]/.test(s.topic), `wildcard subscription ${s.topic}`);
     // Same device id in another organisation, and another device of the same organisation.
@@ -401,7 +408,7 @@ describe("dese on aedes (every published message checked at the broker)", () => 
 
   it("an abrupt disconnect leaves the retained offline status of its will", async () => {
     const d = await boot();
-    d.product.client.abort();
+    d.device.abort();
     const offline = await d.watch.wait("status", (p) => p.status === "offline");
     assert.equal(offline.firmware_version, "1.0.0");
     // A backend arriving later reads it as the retained last known status.
@@ -428,7 +435,8 @@ describe("dese on aedes (every published message checked at the broker)", () => 
   });
 });
 
-describe("dese on mosquitto: broker down while the device keeps measuring", () => {
+describe("dese on mosquitto: broker down while the device keeps measuring", function () {
+  this.timeout(20_000);
   let mosquitto: Mosquitto;
   before(async () => { mosquitto = await Mosquitto.start(); });
   after(async () => {
@@ -440,11 +448,11 @@ describe("dese on mosquitto: broker down while the device keeps measuring", () =
   it("queues telemetry while offline and delivers it after the restart in order, exactly once, then the status", async () => {
     const id = "esp32-101";
     let clock = Date.parse("2025-01-27T10:00:00Z");
-    const host = productHost({
+    const device = productDevice({
       port: mosquitto.port, deviceId: id, now: () => (clock += 1000),
       config: { org: ORG, control_interval_ms: "3600000" },
     });
-    const product = createDese(host, new SimulatedWaterSystem(host));
+    const product = createDese(device, new SimulatedWaterSystem(device));
     // The backend keeps a persistent session, so the broker holds what arrives while it reconnects.
     const backend = client(mosquitto.port, { clientId: `backend-${process.pid}`, clean: false });
     await backend.connect();
@@ -454,12 +462,12 @@ describe("dese on mosquitto: broker down while the device keeps measuring", () =
     product.start();
     await watch.wait("status", (p) => p.status === "online");
 
-    const down = next(product.client, "disconnected");
+    const down = new Promise<void>((resolve) => device.once("disconnected", () => resolve()));
     await mosquitto.stop();
     await down;
     const sent: Promise<boolean>[] = [];
+    // Five telemetry messages wait in the outbox.
     for (let i = 0; i < 5; i++) sent.push(product.publishTelemetry());
-    assert.equal(product.client.session.queued, 5, "five telemetry messages wait in the outbox");
 
     const seenBefore = watch.seen.length;
     await mosquitto.restart();

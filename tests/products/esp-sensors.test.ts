@@ -1,22 +1,28 @@
-// esp-sensors end to end against real brokers. On aedes a SchemaTap checks every PUBLISH the
-// node's clients send, at the broker, with its exact QoS and retain flag (afterEach). On
-// mosquitto the broker goes away while the node keeps waking, and comes back. Each wake is
-// awaited (product.wake()); "deep sleep" is a new product instance on the same settings store.
+// esp-sensors end to end against real brokers, on a Device over the Node platform. On aedes a
+// SchemaTap checks every PUBLISH the node's clients send, at the broker, with its exact QoS and
+// retain flag (afterEach). On mosquitto the broker goes away while the node keeps waking, and
+// comes back. Each wake is awaited (product.wake()); "deep sleep" is a new Device and product
+// on the same settings store.
 
 import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
 import { client, closeAll, Inbox, text } from "../integration/util.js";
-import { closeHostClients, productHost, ProductSchemas, SchemaTap } from "./harness.js";
+import { closeHostClients, productDevice, ProductSchemas, SchemaTap } from "./harness.js";
+import type { Device } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { Json } from "../../modules/device/commands.js";
-import { createEspSensors, KEYS } from "../../modules/products/esp-sensors/product.js";
+import { createEspSensors } from "../../modules/products/esp-sensors/product.js";
 import type { EspSensorsProduct } from "../../modules/products/esp-sensors/product.js";
-import type { EspConfig } from "../../modules/products/esp-sensors/config.js";
+import { SETTINGS_KEY } from "../../modules/products/esp-sensors/settings.js";
+import type { EspConfig } from "../../modules/products/esp-sensors/settings.js";
+import { BACKLOG_KEY } from "../../modules/products/esp-sensors/backlog.js";
+import { RECONNECT_KEY } from "../../modules/products/esp-sensors/reconnect.js";
 import type { CancellableSleeper, ClimateReading, ClimateSensor } from "../../modules/products/esp-sensors/hardware.js";
 import { definition } from "../../modules/products/esp-sensors/index.js";
-import type { SensorData } from "../../modules/products/esp-sensors/backlog.js";
+import type { SensorData } from "../../modules/products/esp-sensors/messages.js";
+import { readTopic } from "../../modules/products/esp-sensors/read-topic.js";
 
 const schemas = new ProductSchemas("esp-sensors");
 const PREFIX = "/homecontrol/device/data";
@@ -39,6 +45,7 @@ class CountingSensor implements ClimateSensor {
 
 interface SensorNode {
   product: EspSensorsProduct;
+  device: Device;
   logs: string[];
   sleeper: ManualSleeper;
   settings: MemorySettingsStore;
@@ -57,9 +64,9 @@ function sensorNode(port: number, deviceId: string, options: { config?: Record<s
   const logs: string[] = [];
   const sleeper = new ManualSleeper();
   const config = { topic_config: "e2e/{sensor_id}/config", config_wait_time: "0.3", update_interval: "60", ...options.config };
-  const host = productHost({ port, deviceId, config, settings, now: options.now, logs });
-  const product = createEspSensors(host, { sensor, sleeper });
-  return { product, logs, sleeper, settings, reboot: () => sensorNode(port, deviceId, { ...options, settings, sensor }) };
+  const device = productDevice({ port, deviceId, config, settings, now: options.now, logs });
+  const product = createEspSensors(device, { sensor, sleeper });
+  return { product, device, logs, sleeper, settings, reboot: () => sensorNode(port, deviceId, { ...options, settings, sensor }) };
 }
 
 const isNodeClient = (clientId: string): boolean => clientId.startsWith("esp-sensors-") || clientId.startsWith("node-");
@@ -108,39 +115,37 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     assert.ok(Math.abs(reading.uptime * 1000 - started) < 5000, "uptime is the host clock in seconds");
     assert.deepEqual(node.sleeper.sleeps, [60_000]);
     assert.ok(Date.now() - started >= 300, "waited config_wait_time for a configuration");
-    assert.equal(node.product.client.connected, false, "disconnected before sleeping");
-    assert.deepEqual(node.settings.get(KEYS.backlog), []);
+    assert.equal(node.device.connected, false, "disconnected before sleeping");
+    assert.deepEqual(node.settings.get(BACKLOG_KEY), []);
   });
 
   it("readTopic: the retained message at once, undefined after the wait, and unsubscribed afterwards", async () => {
     const id = sensorId("read");
-    const node = sensorNode(broker.port, id);
-    const c = node.product.client;
-    await c.connect();
+    const unsubscribed: string[] = [];
+    broker.broker.on("unsubscribe", (filters, c) => { if (c?.id === `reader-${id}`) unsubscribed.push(...filters); });
+    const device = productDevice({ port: broker.port, deviceId: id });
+    const up = new Promise<void>((resolve) => device.once("connected", () => resolve()));
+    device.connect({ clientId: `reader-${id}`, clean: true });
+    await up;
     const backend = client(broker.port);
     await backend.connect();
     await backend.publish(`e2e/${id}/retained`, "hello", { qos: 1, retain: true });
 
     let t = Date.now();
-    const m = await node.product.readTopic(`e2e/${id}/retained`, 5000);
+    const m = await readTopic(device, `e2e/${id}/retained`, 5000);
     assert.equal(text(m!.payload), "hello");
     assert.equal(m!.retain, true);
     assert.ok(Date.now() - t < 2000, "did not wait out the 5 s");
 
     t = Date.now();
-    assert.equal(await node.product.readTopic(`e2e/${id}/empty`, 250), undefined);
+    assert.equal(await readTopic(device, `e2e/${id}/empty`, 250), undefined);
     assert.ok(Date.now() - t >= 245, `waited ${Date.now() - t} ms`);
 
-    // Unsubscribed: a message on the read topic no longer arrives, while one published after it on a probe does.
-    const arrived: string[] = [];
-    c.on("message", (msg) => arrived.push(msg.topic));
-    let probed = (): void => {};
-    const probe = new Promise<void>((resolve) => { probed = resolve; });
-    await c.subscribe(`e2e/${id}/probe`, { qos: 1 }, () => probed());
-    await backend.publish(`e2e/${id}/retained`, "again", { qos: 1 });
-    await backend.publish(`e2e/${id}/probe`, "x", { qos: 1 });
-    await probe;
-    assert.deepEqual(arrived, [`e2e/${id}/probe`]);
+    // Both reads unsubscribed at the broker once done.
+    const deadline = Date.now() + 2000;
+    while (unsubscribed.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(unsubscribed, [`e2e/${id}/retained`, `e2e/${id}/empty`]);
+    await device.disconnect();
     await backend.publish(`e2e/${id}/retained`, "", { qos: 1, retain: true });
   });
 
@@ -171,7 +176,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     const version = (request.payload as { version: number }).version;
     assert.equal((answers[0] as { config_version: number }).config_version, version);
     assert.deepEqual(node.sleeper.sleeps, [120_000], "the new update_interval, at once");
-    assert.equal(node.settings.get<EspConfig>(KEYS.config)!.version, version, "persisted before sleeping");
+    assert.equal(node.settings.get<EspConfig>(SETTINGS_KEY)!.version, version, "persisted before sleeping");
     assert.ok(node.logs.some((l) => l.includes(`config version ${version} applied`)), node.logs.join("\n"));
     await tap.waitFor((m) => m.topic === `e2e/moved/${id}/data`); // the broker's publish event can trail delivery
     assert.deepEqual(tap.of("sensor-data").filter((m) => m.topic.includes(id)).map((m) => m.topic),
@@ -187,8 +192,8 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
   });
 
   const malformed: [string, string, RegExp][] = [
-    ["bad JSON", "{not json", /config rejected: malformed JSON/],
-    ["a JSON array", "[1,2]", /config rejected: message: must be a JSON object/],
+    ["bad JSON", "{not json", /config rejected: payload is not JSON/],
+    ["a JSON array", "[1,2]", /config rejected: payload must be a JSON object/],
     ["an unknown key", '{"version":5,"colour":"red"}', /config rejected: message: unknown field "colour"/],
     ["a missing version", '{"update_interval":30}', /config rejected: message: missing field "version"/],
     ["an out-of-range value", '{"version":5,"mqtt":{"config_wait_time":600}}', /config rejected: mqtt.config_wait_time: must be <= 60/],
@@ -205,7 +210,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
       await node.product.wake();
       assert.ok(node.logs.some((l) => line.test(l)), node.logs.join("\n"));
       assert.equal(node.product.config.version, 0);
-      assert.equal(node.settings.get(KEYS.config), undefined, "nothing persisted");
+      assert.equal(node.settings.get(SETTINGS_KEY), undefined, "nothing persisted");
       const next = node.reboot();
       await next.product.wake();
       assert.deepEqual([...node.sleeper.sleeps, ...next.sleeper.sleeps], [60_000, 60_000], "old update_interval");
@@ -214,7 +219,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     });
   }
 
-  it("abrupt disconnect (client.abort()) mid-wake: no will or status is published for the node, the wake ends, and the next one delivers", async () => {
+  it("abrupt disconnect (device.abort()) mid-wake: no will or status is published for the node, the wake ends, and the next one delivers", async () => {
     const id = sensorId("abort");
     const w = client(broker.port);
     await w.connect();
@@ -224,7 +229,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     const started = Date.now();
     const wake = node.product.wake();
     await tap.waitFor((m) => m.topic === `${PREFIX}/${id}/data`);
-    node.product.client.abort();
+    node.device.abort();
     await wake;
     assert.ok(Date.now() - started < 5000, "the lost link ended the 10 s config wait");
     assert.ok(node.logs.some((l) => l.endsWith("connection lost while reading the config topic")), node.logs.join("\n"));
@@ -232,7 +237,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     const next = node.reboot();
     const again = next.product.wake();
     await tap.waitFor((m) => m.topic === `${PREFIX}/${id}/data` && json(m.payload).temperature === 20.1);
-    next.product.client.abort(); // again, rather than wait out the 10 s
+    next.device.abort(); // again, rather than wait out the 10 s
     await again;
     await live.waitFor(2);
     // Only the two readings: the node has no will and no status topic (README).
@@ -275,10 +280,10 @@ describe("esp-sensors on mosquitto: broker down while the node keeps waking", fu
       node = node.reboot();
       await node.product.wake();
     }
-    const state = first.settings.get<{ attempt_count: number }>(KEYS.reconnect)!;
+    const state = first.settings.get<{ attempt_count: number }>(RECONNECT_KEY)!;
     assert.equal(state.attempt_count, 3, "max_attempts in the first offline wake, then skipped wakes");
     assert.equal(node.logs.filter((l) => /broker skipped/.test(l)).length, 1);
-    assert.equal(first.settings.get<unknown[]>(KEYS.backlog)!.length, 5);
+    assert.equal(first.settings.get<unknown[]>(BACKLOG_KEY)!.length, 5);
 
     await mosquitto.restart();
     inbox = await watch();
@@ -294,8 +299,8 @@ describe("esp-sensors on mosquitto: broker down while the node keeps waking", fu
     for (const r of readings) schemas.assertValid("sensor-data", r);
     assert.deepEqual(readings.map((r) => r.temperature), [20.1, 20.2, 20.3, 20.4, 20.5, 20.6, 20.7], "oldest first, none lost");
     assert.deepEqual(readings.map((r) => r.uptime), [...readings.map((r) => r.uptime)].sort((a, b) => a - b));
-    assert.deepEqual(first.settings.get(KEYS.backlog), []);
-    assert.equal(first.settings.get<{ attempt_count: number }>(KEYS.reconnect)!.attempt_count, 0, "reset on success");
+    assert.deepEqual(first.settings.get(BACKLOG_KEY), []);
+    assert.equal(first.settings.get<{ attempt_count: number }>(RECONNECT_KEY)!.attempt_count, 0, "reset on success");
 
     now += 60_000;
     node = node.reboot();

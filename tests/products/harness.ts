@@ -96,8 +96,9 @@ export class ProductSchemas {
   readonly #patterns = new Map<IndexEntry, RegExp>();
 
   constructor(product: string) {
-    this.product = product;
-    const dir = path.join(PRODUCTS_DIR, product, "schemas");
+    // A name under modules/products, or a product's folder (the worked example in tests/).
+    this.product = path.basename(product);
+    const dir = path.join(product.includes("/") ? product : path.join(PRODUCTS_DIR, product), "schemas");
     const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as
       { messages: IndexEntry[]; placeholders?: Record<string, { pattern: string }> };
     this.entries = index.messages;

@@ -3,21 +3,23 @@
 // retain) and its schema. On mosquitto: the broker goes away while the meter keeps metering,
 // and (in a second test) the meter restarts meanwhile; every report arrives once, in order,
 // with a continuous energy register. The meter's clock runs 100× faster than the wall clock
-// (a 0.3 s report period is 30 s of metering), so the figures look like the seed's.
+// (a 0.3 s report period is 30 s of metering), so the figures look like the specification's examples.
 
 import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
 import type { AedesHandle } from "../harness/aedes.js";
 import { Mosquitto } from "../harness/mosquitto.js";
 import { client, closeAll, Inbox, next } from "../integration/util.js";
-import { productHost, closeHostClients, SchemaTap, ProductSchemas } from "./harness.js";
+import { productDevice, closeHostClients, SchemaTap, ProductSchemas } from "./harness.js";
 import { SimulatedRelay } from "../../modules/device/hardware.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { SettingsStore } from "../../modules/device/settings.js";
-import type { ProductHost } from "../../modules/device/product.js";
+import type { Device } from "../../modules/device/device.js";
 import type { MqttClient, Message } from "../../modules/mqtt/client.js";
-import { createSmartMeter, definition } from "../../modules/products/smart-meter/index.js";
-import type { MeterHardware, Reading, SmartMeter } from "../../modules/products/smart-meter/index.js";
+import { definition } from "../../modules/products/smart-meter/index.js";
+import { createSmartMeter } from "../../modules/products/smart-meter/product.js";
+import type { SmartMeter } from "../../modules/products/smart-meter/product.js";
+import type { MeterHardware, Reading } from "../../modules/products/smart-meter/hardware.js";
 
 /** 0.1 s samples, 0.3 s reports in wall time; with the 100× clock, 10 s and 30 s of metering. */
 const FAST = { sampleIntervalS: "0.1", reportIntervalS: "0.3", statusIntervalS: "0" };
@@ -36,12 +38,16 @@ class Load implements MeterHardware {
 
 /** Waits for log lines (the meter logs "Consumption: ..." per closed report). */
 class LogWatch {
+  /** The device's log: each line pushed wakes the waiters it satisfies. */
   readonly lines: string[] = [];
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
-  push = (line: string): void => {
-    this.lines.push(line);
-    this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
-  };
+  constructor() {
+    this.lines.push = (...items: string[]): number => {
+      const n = Array.prototype.push.apply(this.lines, items);
+      this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
+      return n;
+    };
+  }
   count(prefix: string): number {
     return this.lines.filter((l) => l.startsWith(prefix)).length;
   }
@@ -61,6 +67,7 @@ const running: SmartMeter[] = [];
 interface Started {
   meterNo: string;
   meter: SmartMeter;
+  device: Device;
   load: Load;
   logs: LogWatch;
   settings: SettingsStore;
@@ -73,13 +80,15 @@ function startMeter(port: number, meterNo: string, options: { settings?: Setting
   const settings = options.settings ?? new MemorySettingsStore();
   const logs = new LogWatch();
   const start = Date.now();
-  const base = productHost({ port, deviceId: meterNo, config: { ...FAST, ...options.config }, settings, seed: 5 });
-  const host: ProductHost = { ...base, now: () => start + (Date.now() - start) * LAPSE, log: logs.push };
+  const device = productDevice({
+    port, deviceId: meterNo, config: { ...FAST, ...options.config }, settings, seed: 5,
+    now: () => start + (Date.now() - start) * LAPSE, logs: logs.lines,
+  });
   const load = new Load();
-  const meter = options.simulate ? definition.simulate(host) as SmartMeter : createSmartMeter(host, load);
+  const meter = options.simulate ? definition.simulate(device) as SmartMeter : createSmartMeter(device, load);
   running.push(meter);
   meter.start();
-  return { meterNo, meter, load, logs, settings };
+  return { meterNo, meter, device, load, logs, settings };
 }
 
 async function stopMeters(): Promise<void> {
@@ -165,7 +174,7 @@ describe("smart-meter on aedes (every published message checked by the schema ta
       assert.ok(payloads[i].remainingBalance <= payloads[i - 1].remainingBalance);
       assert.equal(Math.round((payloads[i].totalConsumed - payloads[i - 1].totalConsumed) * 1e6), Math.round(payloads[i].unitsConsumed * 1e6));
     }
-    // ~30 s of metering at 2.3 kW per report: the seed's order of magnitude (0.0048 kWh).
+    // ~30 s of metering at 2.3 kW per report: the specification's order of magnitude (0.0048 kWh).
     assert.ok(payloads.some((p) => p.unitsConsumed > 0.005 && p.unitsConsumed < 0.05), JSON.stringify(payloads));
   });
 
@@ -211,7 +220,7 @@ describe("smart-meter on aedes (every published message checked by the schema ta
       assert.equal(status.balance, 5, "the balance is untouched");
     }
     assert.equal(m.meter.ledger.balance, 5);
-    assert.equal(m.meter.client.connected, true);
+    assert.equal(m.device.connected, true);
     const later = first(c, meterNo, "balance");
     await c.publish(`smartmeter/${meterNo}/command/balance`, command(6), { qos: 1 });
     assert.equal((await later).balance, 6, "still taking commands");
@@ -258,7 +267,7 @@ describe("smart-meter on aedes (every published message checked by the schema ta
     const m = startMeter(broker.port, meterNo);
     await booted;
     const will = next(c, "message", (msg) => msg.topic === `smartmeter/${meterNo}/status` && json(msg).status === "offline");
-    m.meter.client.abort();
+    m.device.abort();
     const msg = await will;
     assert.equal(json(msg).message, "Connection lost");
     assert.equal(msg.retain, false);

@@ -64,6 +64,19 @@ describe("Session", () => {
       assert.deepEqual([...(connect.password as Uint8Array)], [...bytes("pw")]);
     });
 
+    it("asks a will given as a function at every connect; one it cannot encode is reported and the last good CONNECT goes", () => {
+      let n = 0;
+      let bad = false;
+      const s = new Session({ clientId: "w", will: () => (bad ? { topic: "bad/+", payload: "x" } : { topic: "st/w", payload: `off ${++n}`, retain: true }) });
+      assert.equal(n, 0, "not asked before a connect");
+      assert.deepEqual(acts(s.transportUp(0)), ["send CONNECT w clean=1 ka=60 will=st/w:off 1:q0:retain"]);
+      s.transportDown(1);
+      assert.deepEqual(acts(s.transportUp(2)), ["send CONNECT w clean=1 ka=60 will=st/w:off 2:q0:retain"]);
+      s.transportDown(3);
+      bad = true;
+      assert.deepEqual(acts(s.transportUp(4)), ["error INVALID_ARGUMENT", "send CONNECT w clean=1 ka=60 will=st/w:off 2:q0:retain"]);
+    });
+
     it("defaults to a clean session, keepalive 60 and no will or credentials", () => {
       const s = new Session({ clientId: "d" });
       assert.deepEqual(acts(s.transportUp(0)), ["send CONNECT d clean=1 ka=60"]);

@@ -2,7 +2,7 @@
 // BLE stack (BM2/BM6 monitors), simulation.ts implements it for the simulator and tests.
 // Values come as the monitor reports them; the gateway validates before publishing.
 
-/** What the seed calls BatteryInfo (lines 59-66): one decoded monitor reading. */
+/** What the specification calls BatteryInfo: one decoded monitor reading. */
 export interface BatteryInfo {
   /** V. */
   voltage: number;
@@ -31,7 +31,7 @@ export interface MonitorAdvert {
 
 export type ReadOutcome =
   | { ok: true; info: BatteryInfo; rssi?: number; protocolVersion?: string }
-  /** The seed's disconnected example: error_code 1001, "Connection timeout" (lines 101-105). */
+  /** The specification's disconnected example: error_code 1001, "Connection timeout". */
   | { ok: false; errorCode: number; errorMessage: string };
 
 export interface BatteryMonitorRadio {

@@ -1,12 +1,12 @@
-// Vehicle summary aggregation and the health score (seed lines 337-347), defined from the
-// seed's own fields:
+// Vehicle summary aggregation and the health score, defined from the specification's own
+// fields:
 //   connected share = connected_devices / total_devices
 //   charge          = mean over connected monitors with a reading of state_of_charge / 100,
 //                     or, when a monitor reports none, (voltage - 11.8) / 0.9 clamped to 0..1
 //                     (12 V lead-acid: 11.8 V empty, 12.7 V full)
 //   health_score    = 0.5 x connected share + 0.5 x charge, rounded to 0.01 (0 without monitors)
 //   overall_health  = excellent >= 0.85, good >= 0.6, fair >= 0.35, else poor
-// The seed's example (2 of 3 connected at 12.6 V and 12.2 V) scores 0.67: "good", as it says.
+// The specification's example (2 of 3 connected at 12.6 V and 12.2 V) scores 0.67: "good", as it says.
 
 import type { JsonObject } from "../../device/commands.js";
 import type { MonitorState } from "./registry.js";
@@ -32,8 +32,8 @@ export function healthClass(score: number): HealthClass {
 
 /**
  * The summary of one vehicle without its timestamp: the gateway publishes it only when this
- * differs from the last one published (seed line 347). Voltages of disconnected monitors are
- * stale and left out; capacities are properties of the battery and kept (seed lines 125-131).
+ * differs from the last one published (summaries are cached). Voltages of disconnected monitors are
+ * stale and left out; capacities are properties of the battery and kept.
  */
 export function vehicleSummary(vehicleId: string, monitors: MonitorState[]): JsonObject {
   const devices: JsonObject[] = [];

@@ -1,9 +1,10 @@
-// MAC address and vehicle id validation (seed line 33). Only values that pass are ever put
-// into a topic or a message; the patterns are the schemas' (schemas/index.json placeholders).
+// MAC address, vehicle id and gateway id validation. Only values that pass are ever put into
+// a topic or a message; the patterns are the schemas' (schemas/index.json placeholders).
 
 const MAC = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
+/** The gateway's own id (its MQTT client id), as commands and responses carry it. */
+const GATEWAY_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const DEVICE_TYPE = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
@@ -18,8 +19,8 @@ export function isVehicleId(value: unknown): value is string {
   return typeof value === "string" && VEHICLE_ID.test(value);
 }
 
-export function isPrefix(value: unknown): value is string {
-  return typeof value === "string" && PREFIX.test(value);
+export function isGatewayId(value: unknown): value is string {
+  return typeof value === "string" && GATEWAY_ID.test(value);
 }
 
 export function isDeviceType(value: unknown): value is string {

@@ -40,7 +40,7 @@ export function rssiOf(value: unknown): number | undefined {
   return typeof value === "number" && within(Math.round(value), -127, 20) ? Math.round(value) : undefined;
 }
 
-/** Device reading (seed lines 175-193). */
+/** Device reading. */
 export function readingMessage(m: MonitorState, info: BatteryInfo, at: number): JsonObject {
   const msg: JsonObject = { device_id: m.mac, timestamp: isoTime(at), ...info } as JsonObject;
   if (info.current !== undefined) {
@@ -57,7 +57,7 @@ export function statusKey(m: MonitorState): string {
   return JSON.stringify([m.connected, m.protocolVersion, m.lastCommand, m.deviceType, m.errorCode, m.errorMessage, m.vehicleId]);
 }
 
-/** Device status (seed lines 197-209, error fields from lines 101-105). */
+/** Device status, with the error fields of a disconnected monitor. */
 export function statusMessage(m: MonitorState, at: number): JsonObject {
   const msg: JsonObject = { device_id: m.mac, timestamp: isoTime(at), connected: m.connected };
   if (m.protocolVersion) msg.protocol_version = m.protocolVersion;
@@ -70,7 +70,7 @@ export function statusMessage(m: MonitorState, at: number): JsonObject {
   return msg;
 }
 
-/** Discovery (seed line 24/313; fields per the schema). */
+/** Discovery of a newly seen monitor (fields per the schema). */
 export function discoveryMessage(mac: string, advert: MonitorAdvert, at: number): JsonObject {
   const msg: JsonObject = { device_id: mac, timestamp: isoTime(at) };
   if (isDeviceType(advert.deviceType)) msg.device_type = advert.deviceType;
@@ -80,7 +80,7 @@ export function discoveryMessage(mac: string, advert: MonitorAdvert, at: number)
   return msg;
 }
 
-/** Vehicle association event (seed line 317). */
+/** Vehicle association event. */
 export function associatedMessage(m: MonitorState, vehicleId: string, newVehicle: boolean, at: number): JsonObject {
   const msg: JsonObject = { device_id: m.mac, vehicle_id: vehicleId, timestamp: isoTime(at), new_vehicle: newVehicle };
   if (m.deviceType) msg.device_type = m.deviceType;
@@ -89,13 +89,13 @@ export function associatedMessage(m: MonitorState, vehicleId: string, newVehicle
 
 export interface SystemState {
   running: boolean;
-  /** Omitted in the will, which is fixed when the client is created. */
+  /** Omitted in the will: it is made at connect time, and the link dies later. */
   uptimeSeconds?: number;
   version?: string;
   components: Record<string, string>;
 }
 
-/** System status (seed lines 228-246); no storage block: the gateway has no InfluxDB. */
+/** System status; no storage block: the gateway has no InfluxDB. */
 export function systemStatusMessage(s: SystemState, at: number): JsonObject {
   const core: JsonObject = { running: s.running };
   if (s.uptimeSeconds !== undefined) core.uptime_seconds = s.uptimeSeconds;
@@ -103,7 +103,7 @@ export function systemStatusMessage(s: SystemState, at: number): JsonObject {
   return { timestamp: isoTime(at), core, components: { ...s.components } };
 }
 
-/** System shutdown (seed line 319). */
+/** System shutdown notice. */
 export function shutdownMessage(reason: string, at: number): JsonObject {
   return { status: "shutting_down", reason, timestamp: isoTime(at) };
 }
@@ -111,11 +111,15 @@ export function shutdownMessage(reason: string, at: number): JsonObject {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const COMMAND_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** The answer to one command message; ids are echoed only when valid, so bad input is never repeated. */
-export function responseMessage(outcome: CommandOutcome, at: number): JsonObject {
+/**
+ * The answer to one command message, naming the gateway that answers (gatewayId passed
+ * isGatewayId); the request's ids are echoed only when valid, so bad input is never repeated.
+ */
+export function responseMessage(outcome: CommandOutcome, at: number, gatewayId: string): JsonObject {
   const msg: JsonObject = {
     request_id: outcome.id !== null && REQUEST_ID.test(outcome.id) ? outcome.id : null,
     command: outcome.command !== null && COMMAND_NAME.test(outcome.command) ? outcome.command : null,
+    gateway_id: gatewayId,
     success: outcome.ok,
   };
   const mac = outcome.request ? normalizeMac(outcome.request.device_id) : undefined;

@@ -1,6 +1,6 @@
 // Simulated BLE battery monitors on a couple of vehicles, physically plausible and driven
-// only by the host's clock and random source (no timers): every scan or read first advances
-// the model to host.now().
+// only by the device's clock and seeded random source (no timers): every scan or read first
+// advances the model to now().
 //
 // Each vehicle cycles parked -> running (engine on, at home) -> away (driving, out of BLE
 // range) -> parked. Parked, batteries discharge through parasitic loads (a camper's fridge
@@ -9,7 +9,12 @@
 // daily ambient curve plus engine heat and I^2R heating. RSSI varies around a per-monitor
 // level. A spare monitor is installed a few minutes after start (a new discovery), and now
 // and then a passing vehicle's monitor is seen for a while.
+//
+// Every MAC carries the FNV-1a hash of the gateway's device id, so the fleets of several
+// simulated gateways on one broker never share a monitor (unless two ids' 32-bit hashes
+// collide).
 
+import { fnv1a } from "../../device/hash.js";
 import type { BatteryInfo, BatteryMonitorRadio, MonitorAdvert, ReadOutcome } from "./hardware.js";
 import { ERROR_CONNECTION_TIMEOUT } from "./hardware.js";
 
@@ -55,29 +60,45 @@ const STEP_MS = 10_000;
 const MAX_STEPS = 2000;
 const MAX_PASSERS = 3;
 
-/** The simulated fleet's associations, as the gateway's `associations` config. */
-export const SIMULATED_ASSOCIATIONS = "A4:C1:38:00:00:01=family_car,A4:C1:38:00:00:02=family_car,A4:C1:38:00:00:03=camper_van,A4:C1:38:00:00:04=camper_van";
+/**
+ * The MAC of monitor `n` of the gateway `deviceId`'s simulated fleet: A4, the id's hash in
+ * four bytes, then n (1, 2: family_car; 3, 4: camper_van; 5: the spare). Passers-by use C0.
+ */
+export function simulatedMac(deviceId: string, n: number, first = 0xa4): string {
+  const h = fnv1a(deviceId);
+  return [first, h >>> 24, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff, n & 0xff]
+    .map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
+}
+
+/** The simulated fleet's associations, as the gateway's `associations` option. */
+export function simulatedAssociations(deviceId: string): string {
+  return [1, 2].map((n) => `${simulatedMac(deviceId, n)}=family_car`).concat([3, 4].map((n) => `${simulatedMac(deviceId, n)}=camper_van`)).join(",");
+}
 
 export class SimulatedMonitors implements BatteryMonitorRadio {
   readonly #clock: SimulationClock;
+  readonly #deviceId: string;
   readonly #vehicles: SimVehicle[] = [];
   readonly #monitors: SimMonitor[];
   #last: number;
   #passers = 0;
 
-  constructor(clock: SimulationClock) {
+  /** `clock` is the Device (its now() and seeded random()); `deviceId` names the fleet's MACs. */
+  constructor(clock: SimulationClock, deviceId: string) {
     this.#clock = clock;
+    this.#deviceId = deviceId;
     const now = clock.now();
     this.#last = now;
     const car = this.#vehicle("family_car", [20, 60], [10, 30], now);
     const camper = this.#vehicle("camper_van", [30, 90], [15, 45], now);
+    const mac = (n: number) => simulatedMac(deviceId, n);
     this.#monitors = [
-      this.#monitor("A4:C1:38:00:00:01", "BM2", "Battery Monitor", car, 60, 0.85, 0.03, -58, now),
-      this.#monitor("A4:C1:38:00:00:02", "BM6", "BM6 Aux", car, 100, 0.75, 0.15, -66, now),
-      this.#monitor("A4:C1:38:00:00:03", "BM6", "BM6 Leisure", camper, 110, 0.7, 2.5, -74, now),
-      this.#monitor("A4:C1:38:00:00:04", "BM2", "Battery Monitor", camper, 70, 0.9, 0.05, -71, now),
+      this.#monitor(mac(1), "BM2", "Battery Monitor", car, 60, 0.85, 0.03, -58, now),
+      this.#monitor(mac(2), "BM6", "BM6 Aux", car, 100, 0.75, 0.15, -66, now),
+      this.#monitor(mac(3), "BM6", "BM6 Leisure", camper, 110, 0.7, 2.5, -74, now),
+      this.#monitor(mac(4), "BM2", "Battery Monitor", camper, 70, 0.9, 0.05, -71, now),
       // Installed a few minutes after start: a new discovery, associated with nothing yet.
-      this.#monitor("A4:C1:38:00:00:05", "BM6", "BM6 Spare", undefined, 80, 0.95, 0.02, -62, now + (2 + 4 * clock.random()) * MINUTE),
+      this.#monitor(mac(5), "BM6", "BM6 Spare", undefined, 80, 0.95, 0.02, -62, now + (2 + 4 * clock.random()) * MINUTE),
     ];
   }
 
@@ -191,8 +212,7 @@ export class SimulatedMonitors implements BatteryMonitorRadio {
   #maybePasserBy(now: number): void {
     if (this.#passers >= MAX_PASSERS || this.#clock.random() >= 0.03) return;
     this.#passers++;
-    const hex = () => Math.floor(this.#clock.random() * 256).toString(16).toUpperCase().padStart(2, "0");
-    const mac = `C0:${hex()}:${hex()}:${hex()}:${hex()}:${hex()}`;
+    const mac = simulatedMac(this.#deviceId, this.#passers, 0xc0);
     const m = this.#monitor(mac, "BM2", "Battery Monitor", undefined, 50, 0.6 + 0.3 * this.#clock.random(), 0.05, -88, now);
     m.visibleUntil = now + this.#minutes([2, 10]);
     this.#monitors.push(m);

@@ -1,68 +1,64 @@
-// The PRD-compliant topic layout (seed lines 19-25) under the configurable prefix (line 29),
-// plus the event-table messages moved under the prefix and our command topic (index.json).
-// Every level is filled through fillTopic, which refuses '/', '+', '#' and empty values.
+// The gateway's topics: the generated table (schemas/index.json) filled through resolveTable
+// with the prefix (and the optional root in front), plus a monitor's MAC or a vehicle id for
+// the per-monitor and per-vehicle messages. resolveTable refuses any value that is not a
+// valid level for its placeholder, so no id can inject '/', '+' or '#' into a topic.
 
-import { fillTopic } from "../../device/topics.js";
+import { resolveTable } from "../../device/topics.js";
+import type { Route, TableEntry } from "../../device/topics.js";
+import { PLACEHOLDERS, TABLE } from "./table.js";
 
-export const TEMPLATES = {
-  reading: "{prefix}/device/{mac}/reading",
-  deviceStatus: "{prefix}/device/{mac}/status",
-  summary: "{prefix}/vehicle/{vehicle_id}/summary",
-  associated: "{prefix}/vehicle/{vehicle_id}/device_associated",
-  systemStatus: "{prefix}/system/status",
-  shutdown: "{prefix}/system/shutdown",
-  discovery: "{prefix}/discovery/found",
-  command: "{prefix}/command",
-  commandResponse: "{prefix}/command/response",
-} as const;
+const { deviceReading, deviceStatus, vehicleSummary, vehicleDeviceAssociated } = TABLE;
+const { systemStatus, systemShutdown, discoveryFound, commandReadData, commandResponse } = TABLE;
+const GATEWAY = { systemStatus, systemShutdown, discoveryFound, commandReadData, commandResponse };
+const MONITOR = { deviceReading, deviceStatus };
+const VEHICLE = { vehicleSummary, vehicleDeviceAssociated };
+
+export type GatewayRoutes = { [K in keyof typeof GATEWAY]: Route };
 
 export class HawkTopics {
   readonly prefix: string;
-  readonly systemStatus: string;
-  readonly shutdown: string;
-  readonly discovery: string;
-  readonly command: string;
-  readonly commandResponse: string;
+  readonly root: string;
+  /** The gateway's own messages; commandReadData is the command topic both commands share. */
+  readonly gateway: GatewayRoutes;
 
-  constructor(prefix: string) {
+  /** Throws RangeError for a prefix or root the table refuses. */
+  constructor(prefix: string, root = "") {
     this.prefix = prefix;
-    this.systemStatus = fillTopic(TEMPLATES.systemStatus, { prefix });
-    this.shutdown = fillTopic(TEMPLATES.shutdown, { prefix });
-    this.discovery = fillTopic(TEMPLATES.discovery, { prefix });
-    this.command = fillTopic(TEMPLATES.command, { prefix });
-    this.commandResponse = fillTopic(TEMPLATES.commandResponse, { prefix });
+    this.root = root;
+    this.gateway = resolveTable(GATEWAY, PLACEHOLDERS, { prefix }, root);
   }
 
-  /** mac must come from normalizeMac(). */
-  reading(mac: string): string {
-    return fillTopic(TEMPLATES.reading, { prefix: this.prefix, mac });
+  /** A monitor's reading and status; mac must come from normalizeMac(). */
+  monitor(mac: string): { deviceReading: Route; deviceStatus: Route } {
+    return resolveTable(MONITOR, PLACEHOLDERS, { prefix: this.prefix, mac }, this.root);
   }
 
-  deviceStatus(mac: string): string {
-    return fillTopic(TEMPLATES.deviceStatus, { prefix: this.prefix, mac });
+  /** A vehicle's summary and association event; vehicleId must pass isVehicleId(). */
+  vehicle(vehicleId: string): { vehicleSummary: Route; vehicleDeviceAssociated: Route } {
+    return resolveTable(VEHICLE, PLACEHOLDERS, { prefix: this.prefix, vehicle_id: vehicleId }, this.root);
   }
 
-  /** vehicleId must pass isVehicleId(). */
-  summary(vehicleId: string): string {
-    return fillTopic(TEMPLATES.summary, { prefix: this.prefix, vehicle_id: vehicleId });
-  }
-
-  associated(vehicleId: string): string {
-    return fillTopic(TEMPLATES.associated, { prefix: this.prefix, vehicle_id: vehicleId });
-  }
-
-  /** One filter for all of the gateway's traffic. */
+  /** One filter for all of the gateway's traffic (the root and the prefix, then #). */
   get all(): string {
-    return `${this.prefix}/#`;
+    return `${this.#base()}/#`;
   }
 
-  /** Wildcard subscriptions for monitoring many monitors and vehicles at once (seed line 30). */
+  /** Wildcard subscriptions for monitoring many monitors and vehicles at once, from the table. */
   get filters(): { readings: string; deviceStatuses: string; summaries: string; associations: string } {
     return {
-      readings: `${this.prefix}/device/+/reading`,
-      deviceStatuses: `${this.prefix}/device/+/status`,
-      summaries: `${this.prefix}/vehicle/+/summary`,
-      associations: `${this.prefix}/vehicle/+/device_associated`,
+      readings: this.#wildcard(deviceReading),
+      deviceStatuses: this.#wildcard(deviceStatus),
+      summaries: this.#wildcard(vehicleSummary),
+      associations: this.#wildcard(vehicleDeviceAssociated),
     };
+  }
+
+  #base(): string {
+    return this.root === "" ? this.prefix : `${this.root}/${this.prefix}`;
+  }
+
+  /** The entry's topic with the prefix filled in and `+` for every other placeholder. */
+  #wildcard(entry: TableEntry): string {
+    return `${this.root === "" ? "" : `${this.root}/`}${entry.topic.replace(/\{([a-z_]+)\}/g, (_, name: string) => (name === "prefix" ? this.prefix : "+"))}`;
   }
 }

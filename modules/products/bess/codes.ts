@@ -1,8 +1,8 @@
-// The four-digit codes carried by status and alarm messages. The seed shows 1001 (a status),
-// 3001/3002 (thermal alarms) and names its error table (lines 317-326) without numbers; the
+// The four-digit codes carried by status and alarm messages. The specification shows 1001 (a
+// status), 3001/3002 (thermal alarms) and names its error table without numbers; the
 // numbering of everything else is ours, grouped by the first digit:
 //   1xxx status (info)      2xxx request rejected     3xxx thermal alarms
-//   4xxx battery alarms     5xxx MQTT errors (seed's table, in its order)   6xxx protective actions
+//   4xxx battery alarms     5xxx MQTT errors (specified table, in its order)   6xxx protective actions
 
 import type { CommandErrorCode } from "../../device/commands.js";
 import type { ErrorCode } from "../../mqtt/errors.js";
@@ -26,9 +26,9 @@ export const RequestErrorCode: Record<CommandErrorCode, number> = {
 };
 
 export const AlarmCode = {
-  /** Seed lines 246-251: module temperature above the warning threshold, severity 2. */
+  /** Module temperature above the warning threshold, severity 2 (as specified). */
   temperatureWarning: 3001,
-  /** Seed lines 254-264: above the critical threshold, severity 4, then a thermal shutdown. */
+  /** Above the critical threshold, severity 4, then a thermal shutdown (as specified). */
   temperatureCritical: 3002,
   socLow: 4001,
   socCritical: 4002,
@@ -36,11 +36,11 @@ export const AlarmCode = {
 } as const;
 
 export const ActionCode = {
-  /** emergency_thermal_shutdown(module_id), seed line 264. */
+  /** The specification's emergency_thermal_shutdown(module_id). */
   thermalShutdown: 6001,
 } as const;
 
-/** The seed's error table (lines 319-326), BESS_MQTT_ERR_<name>, numbered 5001-5008 in its order. */
+/** The specified error table, BESS_MQTT_ERR_<name>, numbered 5001-5008 in its order. */
 export const MQTT_ERRORS = {
   INIT_FAILED: 5001,
   CONNECT_FAILED: 5002,
@@ -54,8 +54,8 @@ export const MQTT_ERRORS = {
 export type SeedErrorName = keyof typeof MQTT_ERRORS;
 
 /**
- * The seed's error for each of the client's error codes. The client names a few failures more
- * precisely than the seed's table; each goes to the seed's nearest entry.
+ * The specified error for each of the client's error codes. The client names a few failures
+ * more precisely than the specified table; each goes to its nearest entry.
  */
 export const SEED_ERROR_FOR: Record<ErrorCode, SeedErrorName> = {
   INIT_FAILED: "INIT_FAILED",
@@ -78,7 +78,7 @@ export const SEED_ERROR_FOR: Record<ErrorCode, SeedErrorName> = {
   INVALID_ARGUMENT: "PUBLISH_FAILED",
 };
 
-/** The seed's recommended action (its table's last column), for the status message. */
+/** The specified recommended action (the table's last column), for the status message. */
 export const SEED_ERROR_ACTION: Record<SeedErrorName, string> = {
   INIT_FAILED: "Check memory and configuration",
   CONNECT_FAILED: "Verify network connectivity and credentials",

@@ -1,6 +1,6 @@
 // Alarm conditions from a reading, with hysteresis so a value hovering at a threshold does not
 // flap: an alarm is raised at `raiseAt` and held until the value is back past `clearAt`.
-// Thermal alarms follow the seed's example (lines 243-265): per module, warning (3001,
+// Thermal alarms follow the specification's example: per module, warning (3001,
 // severity 2) then critical (3002, severity 4, followed by a thermal shutdown). State of
 // charge alarms are ours and concern the whole system (module_id 0).
 

@@ -30,6 +30,6 @@ export interface BessHardware {
   /** Commands the converter; takes effect at once. */
   setMode(mode: Mode, limits: ModeLimits): void;
   readonly mode: Mode;
-  /** The state now (a simulation integrates up to host.now() first). */
+  /** The state now (a simulation integrates up to the device's now() first). */
   read(): BessReading;
 }

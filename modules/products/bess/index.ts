@@ -2,15 +2,17 @@
 
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import type { Json, JsonObject } from "../../device/commands.js";
+import { optionDefaults, readOptions } from "../../device/options.js";
 import { schemaValidator } from "../../device/schema.js";
 import type { CompiledSchema } from "../../device/schema.js";
+import type { Route } from "../../device/topics.js";
 import { controlCommand, controlConfig, systemReset, firmwareUpdate } from "./validators.js";
-import { createBess } from "./bess.js";
+import { createBess } from "./product.js";
 import { SimulatedBess } from "./simulation.js";
-import { bessTopics, DEFAULT_ROOT } from "./topics.js";
+import { OPTIONS } from "./options.js";
+import { allTopics, answerTopics, bessRoutes } from "./topics.js";
+import type { BessRoutes } from "./topics.js";
 import { SETTING_NAMES } from "./settings.js";
-
-export { createBess } from "./bess.js";
 
 const COMMANDS = {
   set_mode: "mode=charge|discharge|idle [power_limit_kw=0-15000] [soc_min=0-100] [request_id=ID]",
@@ -37,18 +39,18 @@ const validate = {
 
 let sequence = 0;
 
-function rootOf(config: Readonly<Record<string, string>>): string {
-  return config.root ?? DEFAULT_ROOT;
+function routesOf(config: Readonly<Record<string, string>>): BessRoutes {
+  return bessRoutes(readOptions(OPTIONS, config).root);
 }
 
 export const definition: ProductDefinition = {
   name: "bess",
-  defaults: { root: DEFAULT_ROOT },
+  defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `bess_controller_${String(index + 1).padStart(3, "0")}`,
-  simulate: (host) => createBess(host, new SimulatedBess(host)),
-  topicFilter: (_deviceId, config) => bessTopics(rootOf(config)).all,
+  simulate: (device) => createBess(device, new SimulatedBess(device)),
+  topicFilter: (_deviceId, config) => allTopics(routesOf(config)),
   commands: COMMANDS,
-  // The seed's own example (lines 114-124).
+  // The specification's own example.
   example: { command: "set_mode", params: { mode: "discharge", power_limit_kw: 25, soc_min: 20 } },
   command(deviceId, config, name, params): CommandRequest {
     if (!(name in COMMANDS)) {
@@ -58,12 +60,11 @@ export const definition: ProductDefinition = {
     const usage = `usage: ${command} ${COMMANDS[command]}`;
     const unknown = Object.keys(params).filter((k) => !PARAMS[command].includes(k));
     if (unknown.length) throw new RangeError(`${command} takes no ${unknown.join(", ")}; ${usage}`);
-    const topics = bessTopics(rootOf(config));
+    const routes = routesOf(config);
     const requestId = typeof params.request_id === "string" ? params.request_id : `${command}-${Date.now().toString(36)}-${++sequence}`;
     // The topics are shared by every controller: device_id makes only this one act.
     let payload: JsonObject;
-    let topic: string;
-    let qos: 1 | 2;
+    let route: Route;
     switch (command) {
       case "set_mode": {
         const nested = typeof params.params === "object" && params.params !== null && !Array.isArray(params.params) ? params.params : {};
@@ -72,35 +73,31 @@ export const definition: ProductDefinition = {
         if (params.soc_min !== undefined) modeParams.soc_min = params.soc_min;
         payload = { command: "set_mode", mode: params.mode ?? null, request_id: requestId, device_id: deviceId };
         if (Object.keys(modeParams).length) payload.params = modeParams;
-        topic = topics.controlCommands;
-        qos = 1;
+        route = routes.controlCommand;
         break;
       }
       case "config":
         payload = { ...params, request_id: requestId, device_id: deviceId };
-        topic = topics.controlConfig;
-        qos = 1;
+        route = routes.controlConfig;
         break;
       case "reset":
         payload = { reset_type: "restart", ...params, request_id: requestId, device_id: deviceId };
-        topic = topics.systemReset;
-        qos = 2;
+        route = routes.systemReset;
         break;
       case "firmware_update":
         payload = { ...params, request_id: requestId, device_id: deviceId };
-        topic = topics.firmwareUpdate;
-        qos = 2;
+        route = routes.firmwareUpdate;
         break;
     }
     const invalid = validate[command](payload);
     if (invalid) throw new RangeError(`${invalid}; ${usage}`);
     return {
-      topic,
+      topic: route.topic,
       payload,
-      qos,
-      retain: false,
+      qos: route.qos,
+      retain: route.retain,
       // Outcomes arrive on status/info (accepted) or status/error (rejected), with the request_id.
-      responseTopic: `${topics.statusInfo.slice(0, -"/info".length)}/+`,
+      responseTopic: answerTopics(routes),
       isResponse: (response: Json) =>
         typeof response === "object" && response !== null && !Array.isArray(response) && response.request_id === requestId,
     };

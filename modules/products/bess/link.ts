@@ -1,4 +1,4 @@
-// Connection trouble, reported the seed's way (error table, lines 317-326): each distinct
+// Connection trouble, reported with the specified error table: each distinct
 // error of an outage once on bess/status/error and bess/logs/error, repeats only counted, and
 // one status/info line when the link is back. A broker that stays away for hours therefore
 // costs a handful of messages, not one per reconnect attempt.

@@ -1,14 +1,14 @@
-// The seed's message formats (lines 52-124), built from values: pure functions returning
-// Publications with the topic, QoS and retain flag of the seed's table (lines 33-48).
-// Telemetry, status and alarm timestamps are whole seconds; CloudWatch logs are ms (line 104).
+// The specified message formats, built from values: pure functions returning Publications
+// with the topic, QoS and retain flag of the generated table. Telemetry, status and alarm
+// timestamps are whole seconds; CloudWatch logs are milliseconds, as the specification shows.
 
 import type { Publication } from "../../device/device.js";
 import type { JsonObject } from "../../device/commands.js";
 import type { LogEntry } from "../../device/logs.js";
 import type { BessReading } from "./hardware.js";
-import type { BessTopics } from "./topics.js";
+import type { BessRoutes } from "./topics.js";
 
-/** The seed formats text into a 256-byte buffer (line 274); schemas cap messages at 255 characters. */
+/** The specification formats text into a 256-byte buffer; the schemas cap messages at 255 characters. */
 export const MAX_TEXT = 255;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const COMPONENT = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -28,14 +28,13 @@ function round(x: number, digits: number): number {
   return r === 0 ? 0 : r; // no -0 in JSON
 }
 
-/** Seed lines 54-73. */
-export function telemetry(topics: BessTopics, deviceId: string, nowMs: number, r: BessReading): Publication {
+export function telemetry(routes: BessRoutes, deviceId: string, nowMs: number, r: BessReading): Publication {
   const temps = r.moduleTemps;
   const max = Math.max(...temps);
   const min = Math.min(...temps);
   const avg = temps.reduce((a, b) => a + b, 0) / temps.length;
   return {
-    topic: topics.telemetry, qos: 1, retain: false,
+    ...routes.telemetry,
     payload: {
       timestamp: seconds(nowMs),
       device_id: deviceId,
@@ -46,32 +45,30 @@ export function telemetry(topics: BessTopics, deviceId: string, nowMs: number, r
   };
 }
 
-/** Seed lines 77-85; request_id (ours) ties an outcome to the request it answers. */
-export function status(topics: BessTopics, deviceId: string, nowMs: number, isError: boolean, code: number, message: string,
+/** request_id (ours) ties an outcome to the request it answers. */
+export function status(routes: BessRoutes, deviceId: string, nowMs: number, isError: boolean, code: number, message: string,
   requestId?: string | null): Publication {
   const payload: JsonObject = { timestamp: seconds(nowMs), device_id: deviceId, code, message: text(message), is_error: isError };
   if (typeof requestId === "string" && REQUEST_ID.test(requestId)) payload.request_id = requestId;
-  return { topic: isError ? topics.statusError : topics.statusInfo, qos: 1, retain: false, payload };
+  return { ...(isError ? routes.statusError : routes.statusInfo), payload };
 }
 
-/** Topic by severity: 1 info, 2 warning, 3-4 critical (seed lines 95, 249, 259). */
-export function alarmTopic(topics: BessTopics, severity: number): string {
-  return severity >= 3 ? topics.alarmCritical : severity === 2 ? topics.alarmWarning : topics.alarmInfo;
+/** Route by severity: 1 info, 2 warning, 3-4 critical. */
+export function alarmRoute(routes: BessRoutes, severity: number): BessRoutes[keyof BessRoutes] {
+  return severity >= 3 ? routes.alarmCritical : severity === 2 ? routes.alarmWarning : routes.alarmInfo;
 }
 
-/** Seed lines 89-98. */
-export function alarm(topics: BessTopics, deviceId: string, nowMs: number, a: { code: number; message: string; severity: 1 | 2 | 3 | 4; moduleId: number }): Publication {
+export function alarm(routes: BessRoutes, deviceId: string, nowMs: number, a: { code: number; message: string; severity: 1 | 2 | 3 | 4; moduleId: number }): Publication {
   return {
-    topic: alarmTopic(topics, a.severity), qos: 1, retain: false,
+    ...alarmRoute(routes, a.severity),
     payload: { timestamp: seconds(nowMs), device_id: deviceId, code: a.code, message: text(a.message), severity: a.severity, module_id: a.moduleId },
   };
 }
 
-/** Seed lines 102-110: ms timestamps; the topic follows the level (debug and verbose go to info). */
-export function log(topics: BessTopics, deviceId: string, entry: LogEntry): Publication {
-  const topic = entry.level === 1 ? topics.logError : entry.level === 2 ? topics.logWarning : topics.logInfo;
+/** CloudWatch's fields, ms timestamps; the route follows the level (debug and verbose go to info). */
+export function log(routes: BessRoutes, deviceId: string, entry: LogEntry): Publication {
   return {
-    topic, qos: 0, retain: false,
+    ...(entry.level === 1 ? routes.logError : entry.level === 2 ? routes.logWarning : routes.logInfo),
     payload: {
       timestamp: Math.floor(entry.at),
       device_id: deviceId,
@@ -82,7 +79,7 @@ export function log(topics: BessTopics, deviceId: string, entry: LogEntry): Publ
   };
 }
 
-/** Retained on bess/status/connection; the offline form is the Last Will (fixed at connect, so no timestamp). */
+/** Retained on bess/status/connection; the offline form is also the Last Will, which has no timestamp (the broker sends it later). */
 export function connection(deviceId: string, online: boolean, nowMs?: number): JsonObject {
   const payload: JsonObject = { device_id: deviceId, status: online ? "online" : "offline" };
   if (nowMs !== undefined) payload.timestamp = seconds(nowMs);

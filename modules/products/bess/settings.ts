@@ -1,4 +1,4 @@
-// The controller's configurable values (bess/control/config), their defaults from the seed,
+// The controller's configurable values (bess/control/config), their specified defaults,
 // and how they map onto the MQTT client. Validated by the same schema as the config message.
 
 import type { Validator } from "../../device/commands.js";
@@ -6,13 +6,13 @@ import type { BackoffOptions } from "../../mqtt/backoff.js";
 import { LogLevel } from "../../device/logs.js";
 
 export interface BessSettings extends Record<string, unknown> {
-  /** Telemetry period, ms: every 5 s (seed line 233). */
+  /** Telemetry period, ms: every 5 s as specified. */
   telemetry_interval_ms: number;
   /** Most verbose level published to bess/logs/* (0 none ... 5 verbose). */
   log_level: number;
-  /** Delay between reconnect attempts, ms (seed line 143). */
+  /** Delay between reconnect attempts, ms (specified default 10 s). */
   reconnect_interval_ms: number;
-  /** 0 = retry forever (seed line 144). */
+  /** 0 = retry forever (the specified default). */
   max_reconnect_attempts: number;
 }
 
@@ -43,7 +43,7 @@ export function settingsPatch(config: Record<string, unknown>): Partial<BessSett
 }
 
 /**
- * The seed's fixed retry interval on the client's backoff: a ceiling that never grows, with
+ * The specified fixed retry interval on the client's backoff: a ceiling that never grows, with
  * the client's full jitter spreading attempts of a fleet over [0, interval).
  */
 export function reconnectOptions(s: BessSettings): BackoffOptions {

@@ -1,6 +1,6 @@
-// A physically plausible battery system for the simulator and the tests, driven by the host's
-// clock and random source (no timers of its own): every read() integrates from the last
-// read to host.now().
+// A physically plausible battery system for the simulator and the tests, driven by the
+// device's clock and random source (no timers of its own): every read() integrates from the
+// last read to now().
 //
 // - State of charge integrates the converter's power against the capacity (charging at 95 %
 //   efficiency); discharging stops at soc_min, charging tapers above 95 % and stops at 100 %.
@@ -64,11 +64,11 @@ export class SimulatedBess implements BessHardware {
   #current = 0;
   #voltage: number;
 
-  constructor(host: { now(): number; random(): number }, options: Partial<SimulationOptions> = {}) {
+  constructor(source: { now(): number; random(): number }, options: Partial<SimulationOptions> = {}) {
     this.options = { ...SIMULATION_DEFAULTS, ...options };
-    this.#now = () => host.now();
-    this.#random = () => host.random();
-    this.#at = host.now();
+    this.#now = () => source.now();
+    this.#random = () => source.random();
+    this.#at = source.now();
     this.#soc = clamp(this.options.initialSoc, 0, 100);
     this.#soh = this.options.initialSoh;
     this.#ambient = this.options.ambientC;

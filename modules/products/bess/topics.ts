@@ -1,49 +1,32 @@
-// The seed's fourteen topics (lines 33-48) under one root. The root defaults to "bess", which
-// gives the seed's topics exactly; a host may set another (e.g. "site-a/bess") so several
-// controllers can share a broker without overwriting each other's retained connection status.
+// The controller's fourteen topics, with their QoS and retain flags, from the generated table
+// (schemas/index.json). The specified topics carry no device level, so the `root` option puts
+// levels in front of them when several controllers share a broker; "" keeps them exactly.
 
-import { checkSegment } from "../../device/topics.js";
+import { resolveTable } from "../../device/topics.js";
+import type { Route } from "../../device/topics.js";
+import { PLACEHOLDERS, TABLE } from "./table.js";
 
-export const DEFAULT_ROOT = "bess";
+export type BessRoutes = { readonly [K in keyof typeof TABLE]: Route };
 
-export interface BessTopics {
-  telemetry: string;
-  statusInfo: string;
-  statusError: string;
-  statusConnection: string;
-  alarmInfo: string;
-  alarmWarning: string;
-  alarmCritical: string;
-  logInfo: string;
-  logWarning: string;
-  logError: string;
-  controlCommands: string;
-  controlConfig: string;
-  systemReset: string;
-  firmwareUpdate: string;
-  /** Every topic of this controller, for a live view. */
-  all: string;
+/** Throws a RangeError for a root with an empty level or a wildcard. */
+export function bessRoutes(root = ""): BessRoutes {
+  return resolveTable(TABLE, PLACEHOLDERS, {}, root);
 }
 
-/** Topics under `root`; throws RangeError when a level of the root is empty or holds a wildcard. */
-export function bessTopics(root: string = DEFAULT_ROOT): BessTopics {
-  root.split("/").forEach((level) => checkSegment("root", level));
-  const t = (suffix: string) => `${root}/${suffix}`;
-  return {
-    telemetry: t("telemetry"),
-    statusInfo: t("status/info"),
-    statusError: t("status/error"),
-    statusConnection: t("status/connection"),
-    alarmInfo: t("alarms/info"),
-    alarmWarning: t("alarms/warning"),
-    alarmCritical: t("alarms/critical"),
-    logInfo: t("logs/info"),
-    logWarning: t("logs/warning"),
-    logError: t("logs/error"),
-    controlCommands: t("control/commands"),
-    controlConfig: t("control/config"),
-    systemReset: t("system/reset"),
-    firmwareUpdate: t("firmware/update"),
-    all: t("#"),
-  };
+/** The leading levels every topic shares ("bess", or "<root>/bess"). */
+export function sharedLevels(topics: readonly string[]): string {
+  const split = topics.map((t) => t.split("/"));
+  const shared: string[] = [];
+  for (let i = 0; split.every((levels) => i < levels.length - 1 && levels[i] === split[0][i]); i++) shared.push(split[0][i]);
+  return shared.join("/");
+}
+
+/** One filter for every topic of the controller (its live view). */
+export function allTopics(routes: BessRoutes): string {
+  return `${sharedLevels(Object.values(routes).map((r) => r.topic))}/#`;
+}
+
+/** Where the outcome of a request arrives: status/info or status/error. */
+export function answerTopics(routes: BessRoutes): string {
+  return `${sharedLevels([routes.statusInfo.topic, routes.statusError.topic])}/+`;
 }

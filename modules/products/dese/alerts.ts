@@ -1,8 +1,8 @@
-// Alerts (seed lines 255-279) without storms: a threshold alert is raised when a reading
+// Alerts without storms: a threshold alert is raised when a reading
 // crosses a configured threshold and not again until the reading has come back inside by the
-// sensor's hysteresis (an info alert says so); every alert the device sends also passes a
-// token bucket, so nothing (a flapping probe, a flood of bad config messages) can make the
-// device spam the broker (seed line 378: rate limiting).
+// sensor's hysteresis (an info alert says so). The product passes every alert through the
+// shared TokenBucket as well, so nothing (a flapping probe, a flood of bad config messages)
+// can make the device spam the broker.
 
 import { SENSOR_SPECS } from "./sensors.js";
 import type { SensorName } from "./sensors.js";
@@ -61,40 +61,6 @@ export class ThresholdMonitor {
 
   band(sensor: SensorName): Band | "normal" {
     return this.#bands.get(sensor) ?? "normal";
-  }
-}
-
-/** Token bucket: `capacity` alerts at once, then one per `refillMs`. */
-export class RateLimiter {
-  readonly capacity: number;
-  readonly refillMs: number;
-  readonly #now: () => number;
-  #tokens: number;
-  #last: number;
-  /** Alerts refused since start. */
-  dropped = 0;
-
-  constructor(capacity: number, refillMs: number, now: () => number) {
-    this.capacity = capacity;
-    this.refillMs = refillMs;
-    this.#now = now;
-    this.#tokens = capacity;
-    this.#last = now();
-  }
-
-  take(): boolean {
-    const now = this.#now();
-    const earned = Math.floor((now - this.#last) / this.refillMs);
-    if (earned > 0) {
-      this.#tokens = Math.min(this.capacity, this.#tokens + earned);
-      this.#last = this.#tokens === this.capacity ? now : this.#last + earned * this.refillMs;
-    }
-    if (this.#tokens === 0) {
-      this.dropped++;
-      return false;
-    }
-    this.#tokens--;
-    return true;
   }
 }
 

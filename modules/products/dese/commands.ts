@@ -1,9 +1,9 @@
-// The six commands of the seed (lines 123-132) on the device layer's dispatcher. Each request
-// is validated by its generated schema validator (picked by "command", as index.json's match
-// says) plus the checks a schema cannot make (the pump is fitted, the reference value is in the
-// sensor's range); a command addressed to another device_id is refused before anything runs.
+// The six commands on the device layer's dispatcher. Each request is validated by its
+// generated schema validator (picked by "command", as index.json's match says) plus the checks
+// a schema cannot make (the pump is fitted, the reference value is in the sensor's range); a
+// command addressed to another organisation or device is refused before anything runs.
 // A command_id seen recently is not run twice (QoS 1 redelivery, a backend retry after its
-// 30 s timeout, seed lines 344-349): the first result is answered again, marked duplicate.
+// 30 s timeout): the first result is answered again, marked duplicate.
 
 import { CommandDispatcher } from "../../device/commands.js";
 import type { JsonObject, Validator } from "../../device/commands.js";
@@ -23,7 +23,22 @@ import {
 /** command_id as command_response.schema.json accepts it. */
 export const COMMAND_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/**
+ * Why a command or config message is not for this device: its `device_id`, or its optional
+ * `organization_id`, names another one. Undefined when it is addressed here (or names neither:
+ * the schemas require device_id, and the topic already carries the organisation).
+ */
+export function addressError(message: JsonObject, org: string, deviceId: string): string | undefined {
+  const { device_id: device, organization_id: organization } = message;
+  if (typeof organization === "string" && organization !== org) {
+    return `organization_id: "${organization}" is not this device's organisation (${org})`;
+  }
+  if (typeof device === "string" && device !== deviceId) return `device_id: "${device}" is not this device (${deviceId})`;
+  return undefined;
+}
+
 export interface CommandContext {
+  org: string;
   deviceId: string;
   hardware: DeseHardware;
   pumps: PumpControl;
@@ -83,10 +98,7 @@ export function createDispatcher(ctx: CommandContext, recent: RecentCommands): C
       if (typeof r.command_id !== "string" || !COMMAND_ID.test(r.command_id)) {
         return "command_id: must be a string of 1 to 64 letters, digits or . _ : -";
       }
-      if (typeof r.device_id === "string" && r.device_id !== ctx.deviceId) {
-        return `device_id: "${r.device_id}" is not this device (${ctx.deviceId})`;
-      }
-      return undefined;
+      return addressError(r, ctx.org, ctx.deviceId);
     },
   });
 

@@ -2,19 +2,17 @@
 // live-view filter, and commands built from `npm run cmd -- dese <device> <command> key=value...`.
 
 import type { Json, JsonObject, Validator } from "../../device/commands.js";
-import type { CommandRequest, ProductDefinition, ProductHost } from "../../device/product.js";
+import { optionDefaults, readOptions } from "../../device/options.js";
+import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
+import { OPTIONS } from "./options.js";
 import { createDese } from "./product.js";
 import type { DeseProduct } from "./product.js";
 import { SimulatedWaterSystem } from "./simulation.js";
-import { DEFAULT_ORG, deseTopics } from "./topics.js";
+import { deseTopics } from "./topics.js";
 import {
   commandCalibrateSensor, commandReboot, commandResetConfig, commandSetChlorineTarget, commandSetPhTarget, commandSetPump,
 } from "./validators.js";
-
-export { createDese } from "./product.js";
-export type { DeseProduct } from "./product.js";
-export { SimulatedWaterSystem } from "./simulation.js";
 
 const COMMANDS: Record<string, { usage: string; numeric: string[]; validate: Validator }> = {
   set_pump: {
@@ -41,10 +39,10 @@ let commandCount = 0;
 
 export const definition: ProductDefinition = {
   name: "dese",
-  defaults: { org: DEFAULT_ORG },
+  defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `esp32-${String(index + 1).padStart(3, "0")}`,
-  simulate: (host: ProductHost): DeseProduct => createDese(host, new SimulatedWaterSystem(host)),
-  topicFilter: (deviceId, config) => deseTopics(config.org ?? DEFAULT_ORG, deviceId).all,
+  simulate: (device): DeseProduct => createDese(device, new SimulatedWaterSystem(device)),
+  topicFilter: (deviceId, config) => deseTopics(readOptions(OPTIONS, config).org, deviceId).all,
   example: { command: "set_pump", params: { pump_id: 1, state: "on", duration: 60 } },
   commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.usage])),
   command(deviceId, config, name, params): CommandRequest {
@@ -56,17 +54,20 @@ export const definition: ProductDefinition = {
     }
     const now = Date.now();
     const commandId = `cmd-${now}-${(++commandCount).toString(36)}`;
-    const payload: JsonObject = { command_id: commandId, device_id: deviceId, command: name };
+    const { org } = readOptions(OPTIONS, config);
+    // The backend names the organisation too: the device refuses a command for another one.
+    const payload: JsonObject = { command_id: commandId, device_id: deviceId, organization_id: org, command: name };
     if (Object.keys(parameters).length) payload.parameters = parameters;
     payload.timestamp = new Date(now).toISOString();
     const invalid = spec.validate(payload);
     if (invalid) throw new RangeError(`${name}: ${invalid}\nusage: ${spec.usage}`);
-    const topics = deseTopics(config.org ?? DEFAULT_ORG, deviceId);
+    const topics = deseTopics(org, deviceId);
     return {
-      topic: topics.commands,
+      topic: topics.commands.topic,
       payload,
-      qos: 1,
-      responseTopic: topics.commandResponse,
+      qos: topics.commands.qos,
+      retain: topics.commands.retain,
+      responseTopic: topics.commandResponse.topic,
       isResponse: (p: Json) => typeof p === "object" && p !== null && !Array.isArray(p) && p.command_id === commandId,
     };
   },

@@ -1,6 +1,5 @@
-// The JSON the device publishes, one builder per message of the seed (telemetry lines 58-96,
-// command_response 155-176, status 189-214, alert 264-279). Timestamps are UTC ISO 8601 from
-// host.now() (seed line 84).
+// The JSON the device publishes, one builder per message: telemetry, command_response,
+// status, alert. Timestamps are UTC ISO 8601 from device.now().
 
 import type { Json, JsonObject, CommandOutcome } from "../../device/commands.js";
 import type { Alert } from "./alerts.js";
@@ -44,7 +43,7 @@ export function statusMessage(status: StatusValue, device: DeviceInfo, now: numb
   return payload;
 }
 
-/** The command's result, or its error as "<code>: <reason>" (error null on success, as the seed's example). */
+/** The command's result, or its error as "<code>: <reason>" (error null on success, as the specification's example). */
 export function responseMessage(outcome: CommandOutcome, now: number): JsonObject {
   const payload: JsonObject = { command_id: outcome.id as string, success: outcome.ok };
   if (outcome.result) payload.response = outcome.result;

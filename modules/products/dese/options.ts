@@ -1,63 +1,26 @@
-// Product options from the host's configuration (text values), with the defaults a device
-// ships with. Timing knobs exist so tests and demos can run the same code faster.
+// The controller's options from the host's configuration text, parsed once by the shared
+// readOptions (unknown keys refused). Timing knobs exist so tests and demos can run the same
+// code faster; every bound is stated here.
 
-import { DEFAULT_ORG } from "./topics.js";
+import type { OptionsOf, OptionsSpec } from "../../device/options.js";
+import { PLACEHOLDERS } from "./table.js";
 
-/** Organisation and device ids as the schemas accept them: one topic level, no wildcards. */
-export const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
-export function checkId(name: string, value: string): string {
-  if (!ID_PATTERN.test(value)) throw new RangeError(`${name} must be 1 to 64 letters, digits, '.', '_' or '-': "${value}"`);
-  return value;
-}
-
-export interface DeseOptions {
-  /** Organisation id, the {org_id} topic level (seed line 41). */
-  org: string;
-  /** How often sensors are sampled for alerts and the dosing interlock, ms. */
-  controlIntervalMs: number;
-  /** Status period, ms (seed line 393: every 60 s). */
-  statusIntervalMs: number;
-  /** How long calibrate_sensor averages the probe, ms. */
-  calibrationMs: number;
-  /** Offline outbox bounds (drop-oldest when full). */
-  outboxMaxMessages: number;
-  outboxMaxBytes: number;
-  /** Alert rate limit: a burst of this many, then one per alertRefillMs. */
-  alertBurst: number;
-  alertRefillMs: number;
-}
-
-export const DEFAULT_OPTIONS: Readonly<Omit<DeseOptions, "org">> = {
-  controlIntervalMs: 5_000,
-  statusIntervalMs: 60_000,
-  calibrationMs: 5_000,
+export const OPTIONS = {
+  org: {
+    type: "string", default: "org-123", pattern: new RegExp(PLACEHOLDERS.org_id),
+    doc: "organisation id, the {org_id} topic level (the specification's examples use org-123)",
+  },
+  control_interval_ms: {
+    type: "number", default: 5_000, min: 100, max: 3_600_000, integer: true,
+    doc: "how often the probes are sampled for alerts and the dosing interlock, ms",
+  },
+  status_interval_ms: { type: "number", default: 60_000, min: 100, max: 3_600_000, integer: true, doc: "status period, ms" },
+  calibration_ms: { type: "number", default: 5_000, min: 0, max: 600_000, integer: true, doc: "how long calibrate_sensor averages the probe, ms" },
   // About 50 minutes of telemetry at the default 30 s, in ~48 KB of the ESP32's RAM.
-  outboxMaxMessages: 100,
-  outboxMaxBytes: 48 * 1024,
-  alertBurst: 10,
-  alertRefillMs: 6_000,
-};
+  outbox_max_messages: { type: "number", default: 100, min: 1, max: 10_000, integer: true, doc: "messages kept while offline (oldest dropped)" },
+  outbox_max_bytes: { type: "number", default: 48 * 1024, min: 1024, max: 4 * 1024 * 1024, integer: true, doc: "bytes kept while offline" },
+  alert_burst: { type: "number", default: 10, min: 1, max: 1000, integer: true, doc: "alerts sent back to back before the rate limit" },
+  alert_refill_ms: { type: "number", default: 6_000, min: 1, max: 3_600_000, integer: true, doc: "one more alert per this many ms" },
+} satisfies OptionsSpec;
 
-const KEYS: Record<Exclude<keyof DeseOptions, "org">, [string, number, number]> = {
-  controlIntervalMs: ["control_interval_ms", 100, 3_600_000],
-  statusIntervalMs: ["status_interval_ms", 100, 3_600_000],
-  calibrationMs: ["calibration_ms", 0, 600_000],
-  outboxMaxMessages: ["outbox_max_messages", 1, 10_000],
-  outboxMaxBytes: ["outbox_max_bytes", 1024, 4 * 1024 * 1024],
-  alertBurst: ["alert_burst", 1, 1000],
-  alertRefillMs: ["alert_refill_ms", 1, 3_600_000],
-};
-
-/** Reads the options; throws RangeError naming the key for a value that is not a whole number in range. */
-export function readOptions(config: Readonly<Record<string, string>>): DeseOptions {
-  const options: DeseOptions = { org: checkId("org", config.org ?? DEFAULT_ORG), ...DEFAULT_OPTIONS };
-  for (const [field, [key, min, max]] of Object.entries(KEYS) as [keyof typeof KEYS, [string, number, number]][]) {
-    const text = config[key];
-    if (text === undefined) continue;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`config ${key} must be a whole number from ${min} to ${max}, not "${text}"`);
-    options[field] = n;
-  }
-  return options;
-}
+export type DeseOptions = OptionsOf<typeof OPTIONS>;

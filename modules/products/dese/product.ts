@@ -1,35 +1,36 @@
-// The DESE water-quality controller: retained status with a Last Will of offline, the six
-// commands answered on command_response, config updates applied atomically and persisted,
-// periodic telemetry, threshold and sensor-fault alerts, and the dosing interlock. Free of
-// I/O: the host gives the client, timer, clock, settings store and randomness.
+// The DESE water-quality controller on its Device: retained status with a will of offline,
+// the six commands answered on command_response, config updates applied atomically and
+// persisted, periodic telemetry, threshold and sensor-fault alerts, and the dosing interlock.
+// Free of I/O: the Device gives the connection, timer, clock, settings store and randomness.
 
-import type { MqttClient, Message } from "../../mqtt/client.js";
-import { decodeUtf8 } from "../../mqtt/utf8.js";
-import type { CommandOutcome, JsonObject } from "../../device/commands.js";
-import { Device, willFor } from "../../device/device.js";
-import type { Publication, StatusOptions } from "../../device/device.js";
-import type { Product, ProductHost } from "../../device/product.js";
+import type { Message } from "../../device/device.js";
+import type { CommandDispatcher, CommandOutcome, JsonObject } from "../../device/commands.js";
+import type { ConnectionOptions, Device, Publication } from "../../device/device.js";
+import { readOptions } from "../../device/options.js";
+import type { Product } from "../../device/product.js";
+import { TokenBucket } from "../../device/rate.js";
 import { Periodic } from "../../device/scheduler.js";
 import { Settings } from "../../device/settings.js";
-import { RateLimiter, ThresholdMonitor, clip } from "./alerts.js";
+import { ThresholdMonitor } from "./alerts.js";
 import type { Alert } from "./alerts.js";
 import { COMMAND_ID, RecentCommands, createDispatcher } from "./commands.js";
+import { CONFIG, createConfigDispatcher } from "./config.js";
 import type { DeseHardware } from "./hardware.js";
 import { alertMessage, responseMessage, statusMessage, telemetryMessage } from "./messages.js";
 import type { DeviceInfo, StatusValue } from "./messages.js";
-import { checkId, readOptions } from "./options.js";
+import { OPTIONS } from "./options.js";
 import type { DeseOptions } from "./options.js";
 import { PumpControl } from "./pumps.js";
 import { SENSORS, round, sample } from "./sensors.js";
 import type { Readings, Sample, SensorName } from "./sensors.js";
-import { DEFAULT_SETTINGS, SETTINGS_KEY, checkConfigMessage, patchFor, validateSettings } from "./settings.js";
-import type { ConfigMessage, DeseSettings } from "./settings.js";
+import { DEFAULT_SETTINGS, SETTINGS_KEY, validateSettings } from "./settings.js";
+import type { DeseSettings } from "./settings.js";
 import { deseTopics } from "./topics.js";
 import type { DeseTopics } from "./topics.js";
 
-/** Raw samples calibrate_sensor averages over options.calibrationMs. */
+/** Raw samples calibrate_sensor averages over options.calibration_ms. */
 export const CALIBRATION_SAMPLES = 5;
-/** Longest wait for the broker to acknowledge a goodbye (offline status, reboot response). */
+/** Longest wait for the broker to take the goodbye (offline status), and then the DISCONNECT. */
 export const GOODBYE_TIMEOUT_MS = 5_000;
 
 export interface DeseProduct extends Product {
@@ -44,55 +45,66 @@ export interface DeseProduct extends Product {
   control(): Sample;
 }
 
-interface Connection {
-  client: MqttClient;
-  device: Device;
-  keepalive: number;
-}
-
-export function createDese(host: ProductHost, hardware: DeseHardware): DeseProduct {
-  return new DeseController(host, hardware);
+export function createDese(device: Device, hardware: DeseHardware): DeseProduct {
+  return new DeseController(device, hardware);
 }
 
 class DeseController implements DeseProduct {
   readonly topics: DeseTopics;
   readonly options: DeseOptions;
   readonly settings: Settings<DeseSettings>;
-  readonly #host: ProductHost;
+  readonly #device: Device;
   readonly #hardware: DeseHardware;
   readonly #pumps: PumpControl;
   readonly #monitor = new ThresholdMonitor();
-  readonly #limiter: RateLimiter;
+  readonly #alerts: TokenBucket;
   readonly #recent = new RecentCommands();
+  readonly #config: CommandDispatcher;
   readonly #telemetry: Periodic;
   readonly #statusSchedule: Periodic;
   readonly #control: Periodic;
   readonly #faults = new Map<SensorName, string>();
+  #alertsDropped = 0;
   #calibrating: SensorName | undefined;
   #lastStatus: StatusValue | undefined;
-  #conn: Connection;
+  /** The keepalive of the current connection: a new one needs a new connection. */
+  #keepalive = 0;
   #rebootRequested = false;
   #restarting: Promise<void> | undefined;
   #running = false;
 
-  constructor(host: ProductHost, hardware: DeseHardware) {
-    this.#host = host;
+  constructor(device: Device, hardware: DeseHardware) {
+    this.#device = device;
     this.#hardware = hardware;
-    this.options = readOptions(host.config);
-    checkId("deviceId", host.deviceId);
-    this.topics = deseTopics(this.options.org, host.deviceId);
-    this.settings = new Settings<DeseSettings>(host.settings, SETTINGS_KEY, DEFAULT_SETTINGS, validateSettings);
+    this.options = readOptions(OPTIONS, device.config);
+    this.topics = deseTopics(this.options.org, device.deviceId);
+    this.settings = new Settings<DeseSettings>(device.settings, SETTINGS_KEY, DEFAULT_SETTINGS, validateSettings);
     this.settings.onChange((value, changed) => this.#settingsChanged(value, changed));
-    this.#pumps = new PumpControl(hardware, host.timer, (line) => this.#log(line));
-    this.#limiter = new RateLimiter(this.options.alertBurst, this.options.alertRefillMs, () => host.now());
-    this.#telemetry = new Periodic(host.timer, this.settings.value.telemetry_interval, () => void this.publishTelemetry());
-    this.#statusSchedule = new Periodic(host.timer, this.options.statusIntervalMs, () => this.#periodicStatus());
-    this.#control = new Periodic(host.timer, this.options.controlIntervalMs, () => this.control());
-    this.#conn = this.#connection();
-  }
-
-  get client(): MqttClient {
-    return this.#conn.client;
+    this.#pumps = new PumpControl(hardware, device.timer, (line) => this.#log(line));
+    this.#alerts = new TokenBucket(this.options.alert_burst, this.options.alert_refill_ms, device.now());
+    this.#telemetry = new Periodic(device.timer, this.settings.value.telemetry_interval, () => void this.publishTelemetry());
+    this.#statusSchedule = new Periodic(device.timer, this.options.status_interval_ms, () => this.#periodicStatus());
+    this.#control = new Periodic(device.timer, this.options.control_interval_ms, () => this.control());
+    this.#config = createConfigDispatcher(this.options.org, device.deviceId, this.settings);
+    device.on("report", (e) => this.#log(`${e.kind}: ${e.detail}`));
+    device.route({
+      ...this.topics.commands,
+      dispatcher: createDispatcher({
+        org: this.options.org,
+        deviceId: device.deviceId,
+        hardware,
+        pumps: this.#pumps,
+        settings: this.settings,
+        read: () => sample(hardware.readSensors(), this.settings.value.sensor_calibration).readings,
+        calibrate: (sensor, value) => this.#calibrate(sensor, value),
+        requestReboot: () => { this.#rebootRequested = true; },
+      }, this.#recent),
+      respond: (outcome) => this.#respond(outcome),
+    });
+    // Config changes run one at a time with the commands, in arrival order.
+    device.listen(this.topics.config.topic, this.topics.config.qos, (m) => {
+      if (!device.queue.add(() => this.#onConfig(m))) this.#rejectConfig(`device busy: ${device.queue.pending} jobs pending`);
+    });
   }
 
   get status(): StatusValue {
@@ -109,10 +121,10 @@ class DeseController implements DeseProduct {
 
   async stop(): Promise<void> {
     this.#running = false;
+    await this.#restarting;
     this.#stopSchedules();
     this.#pumps.allOff();
-    await this.#goodbye(this.#conn);
-    await this.#conn.client.disconnect();
+    await this.#disconnect();
   }
 
   async publishTelemetry(): Promise<boolean> {
@@ -121,8 +133,8 @@ class DeseController implements DeseProduct {
       this.#log(`telemetry skipped: no ${s.faults.filter((f) => f.reason === "no reading").map((f) => f.sensor).join(", ")} reading`);
       return false;
     }
-    const payload = telemetryMessage(this.#host.deviceId, this.options.org, s.readings, this.#info(), this.#host.now());
-    return this.#conn.device.publish({ topic: this.topics.telemetry, payload, qos: 1, retain: false });
+    const payload = telemetryMessage(this.#device.deviceId, this.options.org, s.readings, this.#info(), this.#device.now());
+    return this.#device.publish({ ...this.topics.telemetry, payload });
   }
 
   control(): Sample {
@@ -146,72 +158,43 @@ class DeseController implements DeseProduct {
 
   // ---- connection ----
 
-  #connection(): Connection {
-    const now = this.#host.now();
-    const status: StatusOptions = {
-      topic: this.topics.status,
-      qos: 1,
-      // Published retained on every connect (seed line 342: status immediately upon reconnection).
-      online: () => {
-        this.#lastStatus = this.status;
-        return statusMessage(this.#lastStatus, this.#info(), this.#host.now());
-      },
-      offline: statusMessage("offline", {}, now),
-    };
-    const keepalive = this.settings.value.mqtt_keepalive;
-    const client = this.#host.createClient({
-      clientId: `dese-${this.options.org}-${this.#host.deviceId}`,
+  #connect(): void {
+    this.#keepalive = this.settings.value.mqtt_keepalive;
+    const connection: ConnectionOptions = {
+      clientId: `dese-${this.options.org}-${this.#device.deviceId}`,
       // A persistent session: commands sent during a short outage still arrive (QoS 1).
       clean: false,
-      keepalive,
-      will: willFor(status),
+      keepalive: this.#keepalive,
       // Telemetry made offline waits here; when full the oldest message goes, so the newest data survives.
-      outbox: { maxMessages: this.options.outboxMaxMessages, maxBytes: this.options.outboxMaxBytes, overflow: "drop-oldest" },
-    });
-    const device = new Device(client, {
-      status,
-      commands: {
-        topic: this.topics.commands,
-        qos: 1,
-        dispatcher: createDispatcher({
-          deviceId: this.#host.deviceId,
-          hardware: this.#hardware,
-          pumps: this.#pumps,
-          settings: this.settings,
-          read: () => sample(this.#hardware.readSensors(), this.settings.value.sensor_calibration).readings,
-          calibrate: (sensor, value) => this.#calibrate(sensor, value),
-          requestReboot: () => { this.#rebootRequested = true; },
-        }, this.#recent),
-        respond: (outcome) => this.#respond(outcome),
+      outbox: { maxMessages: this.options.outbox_max_messages, maxBytes: this.options.outbox_max_bytes, overflow: "drop-oldest" },
+      status: {
+        ...this.topics.status,
+        // Published retained on every connect: the status right after each reconnection.
+        online: () => {
+          this.#lastStatus = this.status;
+          return statusMessage(this.#lastStatus, this.#info(), this.#device.now());
+        },
+        offline: () => statusMessage("offline", {}, this.#device.now()),
       },
-      report: (e) => this.#log(`${e.kind}: ${e.detail}`),
-    });
-    client.subscribe(this.topics.config, { qos: 1 }, (m) => this.#onConfig(m))
-      .catch((e) => this.#log(`cannot subscribe to ${this.topics.config}: ${String(e)}`));
-    return { client, device, keepalive };
+    };
+    this.#device.connect(connection);
   }
 
-  #connect(): void {
-    this.#conn.client.connect().catch((e) => this.#log(`connect: ${e instanceof Error ? e.message : String(e)}`));
-  }
-
-  /** Says offline (retained) and waits, bounded, for the broker to take it. Skipped when not connected: the will says it. */
-  async #goodbye(conn: Connection): Promise<void> {
-    if (!conn.client.connected) return;
-    const offline = statusMessage("offline", this.#info(), this.#host.now());
-    await this.#bounded(conn.device.publish({ topic: this.topics.status, payload: offline, qos: 1, retain: true }));
+  /** Says offline (retained) while connected, bounded, then disconnects: the will is for the unplanned case. */
+  #disconnect(): Promise<void> {
+    return this.#device.disconnect(async () => {
+      await this.#device.publish({ ...this.topics.status, payload: statusMessage("offline", this.#info(), this.#device.now()) });
+    }, GOODBYE_TIMEOUT_MS);
   }
 
   /**
-   * A new connection: goodbye and disconnect, then connect a new client (new keepalive). With
+   * A new connection: goodbye and disconnect, then connect again (new keepalive). With
    * `reboot` it is a simulated restart: RAM state (pumps, alert bands, faults, recent commands) is lost.
    */
   #restart(reboot: boolean): Promise<void> {
     this.#restarting ??= (async () => {
       this.#stopSchedules();
-      const old = this.#conn;
-      await this.#goodbye(old);
-      await old.client.disconnect();
+      await this.#disconnect();
       if (reboot) {
         this.#pumps.allOff();
         this.#monitor.reset();
@@ -220,18 +203,10 @@ class DeseController implements DeseProduct {
         this.#lastStatus = undefined;
       }
       if (!this.#running) return;
-      this.#conn = this.#connection();
       this.#startSchedules();
       this.#connect();
     })().finally(() => { this.#restarting = undefined; });
     return this.#restarting;
-  }
-
-  #bounded<T>(promise: Promise<T>): Promise<T | undefined> {
-    return new Promise((resolve) => {
-      const timer = this.#host.timer.set(() => resolve(undefined), GOODBYE_TIMEOUT_MS);
-      promise.then((v) => { this.#host.timer.clear(timer); resolve(v); }, () => { this.#host.timer.clear(timer); resolve(undefined); });
-    });
   }
 
   #startSchedules(): void {
@@ -250,63 +225,45 @@ class DeseController implements DeseProduct {
 
   #respond(outcome: CommandOutcome): Publication | undefined {
     if (outcome.id === null || !COMMAND_ID.test(outcome.id)) {
-      // No command_id to answer to: logged and discarded (seed line 356), and said on the alert topic.
+      // No command_id to answer to: logged and discarded, and said on the alert topic.
       this.#alert({ severity: "warning", message: `command rejected: ${outcome.error?.code}: ${outcome.error?.message}` });
       return undefined;
     }
-    const response: Publication = {
-      topic: this.topics.commandResponse, payload: responseMessage(outcome, this.#host.now()), qos: 1, retain: false,
-    };
+    const response: Publication = { ...this.topics.commandResponse, payload: responseMessage(outcome, this.#device.now()) };
     if (this.#rebootRequested) {
       // Answer first, then restart (the response must leave before the connection does).
       this.#rebootRequested = false;
-      void this.#conn.device.publish(response).then(() => this.#restart(true));
+      void this.#device.publish(response).then(() => this.#restart(true));
       return undefined;
     }
     return response;
   }
 
-  #onConfig(m: Message): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(decodeUtf8(m.payload, 0, m.payload.length));
-    } catch (e) {
-      this.#rejectConfig(`payload is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  async #onConfig(m: Message): Promise<void> {
+    const outcome = await this.#config.dispatchAs(CONFIG, m.payload);
+    if (!outcome.ok) {
+      this.#rejectConfig(outcome.error?.message ?? "invalid");
       return;
     }
-    const invalid = checkConfigMessage(message);
-    if (invalid) {
-      this.#rejectConfig(invalid);
-      return;
-    }
-    const config = message as ConfigMessage;
-    if (config.device_id !== this.#host.deviceId) {
-      this.#rejectConfig(`device_id: "${config.device_id}" is not this device (${this.#host.deviceId})`);
-      return;
-    }
-    const result = this.settings.update(patchFor(config.config, this.settings.value));
-    if (!result.ok) {
-      this.#rejectConfig(result.error);
-      return;
-    }
-    const changed = result.changed.length ? result.changed.join(", ") : "nothing changed";
+    const keys = (outcome.result?.changed ?? []) as string[];
+    const changed = keys.length ? keys.join(", ") : "nothing changed";
     this.#log(`config applied: ${changed}`);
     this.#alert({ severity: "info", message: `config applied: ${changed}` });
   }
 
-  /** Config has no response topic: the rejection is logged (seed line 356) and said on the alert topic. */
+  /** Config has no response topic: the rejection is logged and discarded, and said on the alert topic. */
   #rejectConfig(reason: string): void {
     this.#log(`config rejected: ${reason}`);
-    this.#alert({ severity: "warning", message: clip(`config rejected: ${reason}`) });
+    this.#alert({ severity: "warning", message: `config rejected: ${reason}` });
   }
 
   #settingsChanged(value: DeseSettings, changed: (keyof DeseSettings)[]): void {
     if (changed.includes("telemetry_interval")) this.#telemetry.setInterval(value.telemetry_interval);
     if (changed.includes("alert_thresholds")) this.#monitor.reset();
-    if (changed.includes("mqtt_keepalive") && value.mqtt_keepalive !== this.#conn.keepalive && this.#running) {
-      // The keepalive is fixed per connection: reconnect with the new one, after the current
-      // command's response or config handling has been queued (a timer runs after those).
-      this.#host.timer.set(() => void this.#restart(false), 0);
+    if (changed.includes("mqtt_keepalive") && value.mqtt_keepalive !== this.#keepalive && this.#running) {
+      // The keepalive is fixed per connection: reconnect with the new one once the job that
+      // changed it (config or reset_config, and its answer) is done.
+      if (!this.#device.queue.add(() => this.#restart(false))) this.#log("keepalive changed, but the queue is full: it applies at the next connection");
     }
   }
 
@@ -316,7 +273,7 @@ class DeseController implements DeseProduct {
     try {
       let sum = 0;
       for (let i = 0; i < CALIBRATION_SAMPLES; i++) {
-        if (i > 0) await this.#sleep(this.options.calibrationMs / (CALIBRATION_SAMPLES - 1));
+        if (i > 0) await this.#sleep(this.options.calibration_ms / (CALIBRATION_SAMPLES - 1));
         const raw = this.#hardware.readSensors()[sensor];
         if (raw === undefined) throw new Error(`no ${sensor} probe is fitted`);
         if (!Number.isFinite(raw)) throw new Error(`the ${sensor} probe gives no reading`);
@@ -337,7 +294,7 @@ class DeseController implements DeseProduct {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#host.timer.set(resolve, ms));
+    return new Promise((resolve) => this.#device.timer.set(resolve, ms));
   }
 
   // ---- status, faults, alerts ----
@@ -348,19 +305,17 @@ class DeseController implements DeseProduct {
 
   #publishStatus(): void {
     this.#lastStatus = this.status;
-    void this.#conn.device.publish({
-      topic: this.topics.status, payload: statusMessage(this.#lastStatus, this.#info(), this.#host.now()), qos: 1, retain: true,
-    });
+    void this.#device.publish({ ...this.topics.status, payload: statusMessage(this.#lastStatus, this.#info(), this.#device.now()) });
   }
 
-  /** Status every statusIntervalMs (seed line 393); skipped offline, where the reconnect publishes it. */
+  /** Status every status_interval_ms; skipped offline, where the reconnect publishes a fresh one. */
   #periodicStatus(): void {
-    if (this.#conn.client.connected) this.#publishStatus();
+    if (this.#device.connected) this.#publishStatus();
   }
 
   /** Publishes the status at once when it changes (error, maintenance, back online). */
   #statusChanged(): void {
-    if (this.status !== this.#lastStatus && this.#conn.client.connected) this.#publishStatus();
+    if (this.status !== this.#lastStatus && this.#device.connected) this.#publishStatus();
   }
 
   #updateFaults(s: Sample): void {
@@ -384,14 +339,14 @@ class DeseController implements DeseProduct {
   }
 
   #alert(alert: Alert): void {
-    if (!this.#limiter.take()) {
-      this.#log(`alert dropped by the rate limit (${this.#limiter.dropped} so far): ${alert.message}`);
+    if (!this.#alerts.take(this.#device.now())) {
+      this.#log(`alert dropped by the rate limit (${++this.#alertsDropped} so far): ${alert.message}`);
       return;
     }
-    void this.#conn.device.publish({ topic: this.topics.alert, payload: alertMessage(alert, this.#host.now()), qos: 1, retain: false });
+    void this.#device.publish({ ...this.topics.alert, payload: alertMessage(alert, this.#device.now()) });
   }
 
   #log(line: string): void {
-    this.#host.log(`dese ${this.#host.deviceId}: ${line}`);
+    this.#device.log(`dese ${this.#device.deviceId}: ${line}`);
   }
 }

@@ -1,4 +1,4 @@
-// The six sensors of the telemetry field table (seed lines 87-92): their ranges, rounding
+// The six sensors of the telemetry field table: their ranges, rounding
 // and how a raw reading becomes a published one. A reading that is missing or outside the
 // sensor's range is never published as valid: a required sensor's value is clamped into
 // range and flagged as a fault, an optional sensor's value is left out and flagged.
@@ -6,7 +6,7 @@
 export const SENSORS = ["ph", "chlorine", "temperature", "orp", "tds", "flow_rate"] as const;
 export type SensorName = (typeof SENSORS)[number];
 
-/** Sensors the telemetry must always carry (seed lines 87-89). */
+/** Sensors the telemetry must always carry. */
 export const REQUIRED_SENSORS: readonly SensorName[] = ["ph", "chlorine", "temperature"];
 
 export interface SensorSpec {

@@ -1,8 +1,7 @@
-// The device's persisted settings: the four configurable parameters of the seed (lines
-// 244-251) and the two set-points of set_ph_target / set_chlorine_target. A config message
-// is validated against config.schema.json (generated validator), merged into a patch, and
-// applied through Settings: the merged whole is validated again, persisted, and only then
-// applied, so a rejected message changes nothing.
+// The device's persisted settings: the four configurable parameters of a config message and
+// the two set-points of set_ph_target / set_chlorine_target. A config message (checked in
+// config.ts) is merged into a patch and applied through Settings: the merged whole is
+// validated again, persisted, and only then applied, so a rejected message changes nothing.
 
 import { schemaValidator } from "../../device/schema.js";
 import type { Validator } from "../../device/commands.js";
@@ -19,9 +18,9 @@ export interface Threshold {
 export type ThresholdTable = Partial<Record<SensorName, Threshold>>;
 
 export interface DeseSettings extends Record<string, unknown> {
-  /** Telemetry period, ms (seed line 248; default 30 s, line 392). */
+  /** Telemetry period, ms (default 30 s). */
   telemetry_interval: number;
-  /** MQTT keepalive, s (seed lines 24, 249). */
+  /** MQTT keepalive, s (default 60 s). */
   mqtt_keepalive: number;
   sensor_calibration: CalibrationTable;
   alert_thresholds: ThresholdTable;
@@ -86,11 +85,6 @@ export interface ConfigMessage {
     alert_thresholds?: ThresholdTable;
   };
   timestamp: string;
-}
-
-/** Checks a config message against config.schema.json; undefined when valid. */
-export function checkConfigMessage(message: unknown): string | undefined {
-  return validateConfigMessage(message);
 }
 
 /**

@@ -1,6 +1,6 @@
-// Simulated, physically plausible water: the state advances lazily to host.now() whenever it
+// Simulated, physically plausible water: the state advances lazily to now() whenever it
 // is read or a pump switches, with closed-form exponentials so any time step is exact and no
-// timer of its own is needed. Noise comes from host.random() (seeded by the host).
+// timer of its own is needed. Noise comes from random() (the Device's, seeded by the host).
 //
 //   pH      drifts slowly up towards 7.8 (CO2 outgassing, ~6 h time constant); the acid pump
 //           pulls it down and the base pump up, about 0.1 pH per minute.

@@ -7,17 +7,10 @@
 // 64 readings stay well inside one ~4 KB Preference value on the ESP32.
 
 import type { SettingsStore } from "../../device/settings.js";
+import type { SensorData } from "./messages.js";
 
-export interface SensorData {
-  [key: string]: number | string;
-  temperature: number;
-  humidity: number;
-  /** Seconds since the epoch when read (host clock). */
-  uptime: number;
-  unit: "C" | "F";
-  /** Version of the configuration in effect when read (0: host defaults). */
-  config_version: number;
-}
+/** Where the backlog persists (Preference keys are at most 15 characters). */
+export const BACKLOG_KEY = "espbacklog";
 
 type Packed = [number, number, number, "C" | "F", number];
 

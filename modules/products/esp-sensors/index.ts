@@ -1,32 +1,19 @@
 // The esp-sensors product for hosts and the companion: defaults, simulated devices, the live
-// view's topic filter, and the one command, a configuration update. The seed's node has no
+// view's topic filter, and the one command, a configuration update. The specification's node has no
 // command topic and no reply: it reads a retained configuration on its config topic when it
 // wakes. So the companion publishes that configuration (retained, QoS 0), and the answer is
 // the node's first data message whose config_version shows it applied it: the node sends
 // one right after applying a new version, in the same wake.
 
 import type { Json, JsonObject } from "../../device/commands.js";
-import type { CommandRequest, ProductDefinition, ProductHost } from "../../device/product.js";
-import { encodeUtf8 } from "../../mqtt/utf8.js";
-import { parseConfigMessage } from "./config.js";
+import { optionDefaults, readOptions } from "../../device/options.js";
+import type { CommandRequest, ProductDefinition } from "../../device/product.js";
+import { OPTIONS } from "./options.js";
 import { createEspSensors } from "./product.js";
 import type { EspSensorsProduct } from "./product.js";
+import { checkConfigMessage } from "./settings.js";
 import { SimulatedClimateSensor, TimerSleeper } from "./simulation.js";
-import { checkSensorId, configTopic, dataTopic } from "./topics.js";
-
-export { createEspSensors } from "./product.js";
-export type { EspSensorsProduct } from "./product.js";
-
-const DEFAULTS = {
-  topic_data_prefix: "/homecontrol/device/data",
-  topic_config: "/homecontrol/device/config",
-  // The seed gives no default; short, so `npm start` shows traffic within seconds.
-  update_interval: "5",
-  config_wait_time: "1",
-  load_config_from_mqtt: "true",
-  unit: "C",
-  backlog_limit: "48",
-};
+import { commonFilter, espTopics } from "./topics.js";
 
 /** Flat command keys -> where they go in the config message, and their JSON type. */
 const KEYS: Record<string, { path: string[]; type: "number" | "string" | "boolean" }> = {
@@ -70,8 +57,8 @@ export function configMessage(params: JsonObject, now: number): JsonObject {
     for (const level of spec.path.slice(0, -1)) node = (node[level] ??= {}) as JsonObject;
     node[spec.path[spec.path.length - 1]] = coerce(key, raw, spec.type);
   }
-  const checked = parseConfigMessage(encodeUtf8(JSON.stringify(message)));
-  if (!checked.ok) throw usage(`invalid configuration: ${checked.error}`);
+  const invalid = checkConfigMessage(message);
+  if (invalid) throw usage(`invalid configuration: ${invalid}`);
   const r = (message.mqtt as JsonObject | undefined)?.reconnect as JsonObject | undefined;
   if (r && typeof r.min_interval === "number" && typeof r.max_interval === "number" && r.min_interval > r.max_interval) {
     throw usage(`min_interval ${r.min_interval} is above max_interval ${r.max_interval}`);
@@ -79,33 +66,21 @@ export function configMessage(params: JsonObject, now: number): JsonObject {
   return message;
 }
 
-function option(config: Readonly<Record<string, string>>, key: keyof typeof DEFAULTS): string {
-  return config[key] ?? DEFAULTS[key];
-}
-
-/** The filter for every level the data and config topics share, then "#". */
-function commonFilter(a: string, b: string): string {
-  const x = a.split("/");
-  const y = b.split("/");
-  let n = 0;
-  while (n < x.length - 1 && n < y.length - 1 && x[n] === y[n]) n++;
-  return n === 0 ? "#" : `${x.slice(0, n).join("/")}/#`;
-}
-
 export const definition: ProductDefinition = {
   name: "esp-sensors",
-  defaults: DEFAULTS,
+  defaults: optionDefaults(OPTIONS),
 
   deviceId(index: number): string {
     return `dht22-${String(index + 1).padStart(3, "0")}`;
   },
 
-  simulate(host: ProductHost): EspSensorsProduct {
-    return createEspSensors(host, { sensor: new SimulatedClimateSensor(host), sleeper: new TimerSleeper(host.timer) });
+  simulate(device): EspSensorsProduct {
+    return createEspSensors(device, { sensor: new SimulatedClimateSensor(device), sleeper: new TimerSleeper(device.timer) });
   },
 
   topicFilter(deviceId: string, config: Readonly<Record<string, string>>): string {
-    return commonFilter(dataTopic(option(config, "topic_data_prefix"), deviceId), configTopic(option(config, "topic_config"), deviceId));
+    const o = readOptions(OPTIONS, config);
+    return commonFilter(espTopics(deviceId, o, o.root));
   },
 
   commands: { config: CONFIG_USAGE },
@@ -114,17 +89,19 @@ export const definition: ProductDefinition = {
 
   command(deviceId: string, config: Readonly<Record<string, string>>, name: string, params: JsonObject): CommandRequest {
     if (name !== "config") throw usage(`unknown command "${name}" (esp-sensors has one: config)`);
-    checkSensorId(deviceId);
+    const o = readOptions(OPTIONS, config);
+    const now = espTopics(deviceId, o, o.root);
     const message = configMessage(params, Date.now());
     const version = message.version as number;
-    const prefix = ((message.mqtt as JsonObject | undefined)?.topic_data_prefix as string | undefined) ?? option(config, "topic_data_prefix");
+    const prefix = ((message.mqtt as JsonObject | undefined)?.topic_data_prefix as string | undefined) ?? o.topic_data_prefix;
     return {
-      // The topic the node reads now; a new topic_config takes effect from its next wake.
-      topic: configTopic(option(config, "topic_config"), deviceId),
+      // The topic the node reads now; a new topic_config takes effect from its next wake. The
+      // table's retain flag: a node awake for about a second only ever sees a retained configuration.
+      topic: now.config.topic,
       payload: message,
-      qos: 0,
-      retain: true, // a node awake for about a second only ever sees a retained configuration
-      responseTopic: dataTopic(prefix, deviceId),
+      qos: now.config.qos,
+      retain: now.config.retain,
+      responseTopic: espTopics(deviceId, { ...o, topic_data_prefix: prefix }, o.root).sensorData.topic,
       isResponse: (payload: Json) => typeof payload === "object" && payload !== null && !Array.isArray(payload) &&
         typeof payload.config_version === "number" && payload.config_version >= version,
     };

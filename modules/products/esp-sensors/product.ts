@@ -1,29 +1,32 @@
-// The sensor node's duty cycle (seed lines 221-264, 266-299):
-//   wake -> read the sensor -> (if the reconnect strategy allows) connect -> publish every
-//   pending reading -> read the config topic for up to config_wait_time -> apply and persist
-//   it (a new version is acknowledged by one fresh reading) -> disconnect -> sleep
-//   update_interval seconds.
+// The sensor node's duty cycle:
+//   wake -> read the sensor -> (if the reconnect strategy allows) device.connect -> publish
+//   every pending reading -> read the config topic for up to config_wait_time -> apply and
+//   persist it (a new version is acknowledged by one fresh reading) -> device.disconnect ->
+//   sleep update_interval seconds; the next wake connects again (a new session).
 // On the ESP32 sleep is deep sleep: the program restarts from the top, so everything needed
 // later (configuration, reconnect state, unpublished readings) is persisted the moment it
 // changes, and a new product instance picks it up. In the simulator the Sleeper calls wake().
-// No status topic and no will: the seed has none, and a node that is offline between short
-// wakes by design would flap one (see README).
+// No status topic and no will: the specification has none, and a node that is offline
+// between short wakes by design would flap one (see README).
 
-import type { Message, MqttClient } from "../../mqtt/client.js";
-import type { Product, ProductHost } from "../../device/product.js";
+import type { CommandDispatcher, JsonObject } from "../../device/commands.js";
+import type { Device } from "../../device/device.js";
+import { readOptions } from "../../device/options.js";
+import type { Product } from "../../device/product.js";
 import { Settings } from "../../device/settings.js";
-import { Backlog, MAX_BACKLOG } from "./backlog.js";
-import type { SensorData } from "./backlog.js";
-import { defaultConfig, mergeConfig, parseConfigMessage, validateConfig } from "./config.js";
-import type { EspConfig } from "./config.js";
-import type { EspSensorsHardware } from "./hardware.js";
+import { within } from "../../device/wait.js";
+import { Backlog, BACKLOG_KEY, MAX_BACKLOG } from "./backlog.js";
+import type { ClimateReading, EspSensorsHardware } from "./hardware.js";
+import { plausible, sensorData } from "./messages.js";
+import { OPTIONS } from "./options.js";
+import type { EspOptions } from "./options.js";
 import { readTopic } from "./read-topic.js";
-import { afterAttempt, backoffInterval, decide, loadReconnectState, retryNow } from "./reconnect.js";
+import { afterAttempt, backoffInterval, decide, loadReconnectState, RECONNECT_KEY, retryNow } from "./reconnect.js";
 import type { ReconnectState } from "./reconnect.js";
-import { checkSensorId, configTopic, dataTopic } from "./topics.js";
-
-/** Settings keys (Preference keys are at most 15 characters). */
-export const KEYS = { config: "espcfg", reconnect: "esprc", backlog: "espbacklog" } as const;
+import { configDispatcher, MAX_CONFIG_BYTES, mergeConfig, SETTINGS_KEY, settingsFor, validateSettings } from "./settings.js";
+import type { EspConfig, EspConfigMessage } from "./settings.js";
+import { espTopics } from "./topics.js";
+import type { EspTopics } from "./topics.js";
 
 export interface EspSensorsProduct extends Product {
   readonly sensorId: string;
@@ -34,68 +37,49 @@ export interface EspSensorsProduct extends Product {
   readonly backlog: Backlog;
   /** Runs one wake cycle, then goes to sleep; while a cycle runs, returns that one. */
   wake(): Promise<void>;
-  /** Subscribes to topic and resolves with its first message, or undefined after waitMs; then unsubscribes. */
-  readTopic(topic: string, waitMs: number): Promise<Message | undefined>;
 }
 
-/** Host options besides the configuration defaults (all text, as host.config is). */
-interface NodeOptions {
-  unit: "C" | "F";
-  backlogLimit: number;
-  /** Longest a wake may last before the node gives up and sleeps (a hung broker must not drain the battery). */
-  maxAwakeMs: number;
-  connectTimeoutMs: number;
-}
-
-function nodeOptions(config: Readonly<Record<string, string>>): NodeOptions {
-  const unit = config.unit ?? "C";
-  if (unit !== "C" && unit !== "F") throw new RangeError(`esp-sensors: unit must be C or F, not "${unit}"`);
-  const num = (key: string, fallback: number, min: number, max: number): number => {
-    const n = config[key] === undefined ? fallback : Number(config[key]);
-    if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`esp-sensors: ${key} must be ${min}..${max}, not "${config[key]}"`);
-    return n;
-  };
-  return {
-    unit,
-    backlogLimit: num("backlog_limit", 48, 1, MAX_BACKLOG),
-    maxAwakeMs: num("max_awake", 30, 1, 600) * 1000,
-    connectTimeoutMs: num("connect_timeout", 5, 0.1, 60) * 1000,
-  };
-}
-
-export function createEspSensors(host: ProductHost, hardware: EspSensorsHardware): EspSensorsProduct {
-  return new EspSensors(host, hardware);
+export function createEspSensors(device: Device, hardware: EspSensorsHardware): EspSensorsProduct {
+  return new EspSensors(device, hardware);
 }
 
 class EspSensors implements EspSensorsProduct {
   readonly sensorId: string;
   readonly backlog: Backlog;
-  readonly #host: ProductHost;
+  readonly #device: Device;
   readonly #hardware: EspSensorsHardware;
-  readonly #options: NodeOptions;
+  readonly #options: EspOptions;
   readonly #settings: Settings<EspConfig>;
+  readonly #configs: CommandDispatcher;
   #reconnect: ReconnectState;
-  #client: MqttClient;
-  #clientUsed = false;
   #running: Promise<void> | undefined;
   #stopped = false;
-  /** Set when the wake must end now (stop, or awake too long); resolves #halt. */
+  /** Set when the wake must end now (stop, or awake too long); resolves the wake's `halted`. */
   #halted = false;
   #halt: () => void = () => {};
 
-  constructor(host: ProductHost, hardware: EspSensorsHardware) {
-    this.#host = host;
+  constructor(device: Device, hardware: EspSensorsHardware) {
+    this.#device = device;
     this.#hardware = hardware;
-    this.sensorId = checkSensorId(host.deviceId);
-    this.#options = nodeOptions(host.config);
-    this.#settings = new Settings<EspConfig>(host.settings, KEYS.config, defaultConfig(host.config), validateConfig);
-    this.#reconnect = loadReconnectState(safeGet(host, KEYS.reconnect));
-    this.backlog = new Backlog(host.settings, KEYS.backlog, this.#options.backlogLimit);
-    this.#client = this.#newClient();
-  }
-
-  get client(): MqttClient {
-    return this.#client;
+    this.sensorId = device.deviceId;
+    const options = readOptions(OPTIONS, device.config);
+    this.#options = options;
+    const initial = settingsFor(options);
+    espTopics(this.sensorId, initial.mqtt, options.root); // throws RangeError for an id no topic can hold
+    // A stored configuration whose topics no longer resolve falls back to the host's.
+    const topicsProblem = (c: EspConfig): string | undefined => {
+      try {
+        espTopics(this.sensorId, c.mqtt, options.root);
+        return undefined;
+      } catch (e) {
+        return describe(e);
+      }
+    };
+    this.#settings = new Settings<EspConfig>(device.settings, SETTINGS_KEY, initial,
+      (v) => validateSettings(v) ?? topicsProblem(v as EspConfig));
+    this.#configs = configDispatcher((m) => this.#applyConfig(m));
+    this.#reconnect = loadReconnectState(safeGet(device, RECONNECT_KEY));
+    this.backlog = new Backlog(device.settings, BACKLOG_KEY, options.backlog_limit);
   }
 
   get config(): Readonly<EspConfig> {
@@ -114,7 +98,7 @@ class EspSensors implements EspSensorsProduct {
     this.#stopped = true;
     this.#hardware.sleeper.cancel?.();
     this.#endWake();
-    await this.#client.disconnect().catch(() => {});
+    await this.#device.disconnect(undefined, this.#options.connect_timeout * 1000);
     await this.#running;
   }
 
@@ -125,25 +109,17 @@ class EspSensors implements EspSensorsProduct {
     return this.#running;
   }
 
-  readTopic(topic: string, waitMs: number): Promise<Message | undefined> {
-    return readTopic(this.#client, this.#host.timer, topic, waitMs, { report: (p) => this.#log(`readTopic: ${p}`) });
-  }
-
   async #wakeOnce(): Promise<void> {
     this.#halted = false;
     const halted = new Promise<void>((resolve) => { this.#halt = resolve; });
-    const watchdog = this.#host.timer.set(() => {
-      this.#log(`awake for ${this.#options.maxAwakeMs} ms: giving up this wake`);
+    // Whatever went wrong, the node must go back to sleep and try again next time.
+    const cycle = this.#cycle(halted).catch((e) => this.#log(`wake cycle failed: ${describe(e)}`));
+    const maxAwakeMs = this.#options.max_awake * 1000;
+    if (!(await within(this.#device.timer, cycle, maxAwakeMs))) {
+      this.#log(`awake for ${maxAwakeMs} ms: giving up this wake`);
       this.#endWake();
-      this.#client.abort();
-    }, this.#options.maxAwakeMs);
-    try {
-      await this.#cycle(halted);
-    } catch (e) {
-      // Whatever went wrong, the node must go back to sleep and try again next time.
-      this.#log(`wake cycle failed: ${describe(e)}`);
-    } finally {
-      this.#host.timer.clear(watchdog);
+      this.#device.abort();
+      await cycle;
     }
     this.#running = undefined;
     if (!this.#stopped) {
@@ -165,67 +141,44 @@ class EspSensors implements EspSensorsProduct {
       this.#log(`broker skipped (attempt_count ${this.#reconnect.attempt_count}): next attempt in ${Math.ceil(decision.waitS)} s; ${this.backlog.items.length} reading(s) kept`);
       return;
     }
-    if (this.#clientUsed) this.#client = this.#newClient();
-    this.#clientUsed = true;
-    const client = this.#client;
-    if (!(await this.#connect(client, config))) return;
-    await this.#publishBacklog(client, config);
-    if (config.mqtt.load_config_from_mqtt && !this.#halted) {
-      const topic = configTopic(config.mqtt.topic_config, this.sensorId);
-      // A lost link ends the wait: nothing can arrive on a dead connection.
-      let onLost = (): void => {};
-      const lost = new Promise<undefined>((resolve) => { onLost = () => resolve(undefined); });
-      client.once("disconnected", onLost);
-      const message = await Promise.race([this.readTopic(topic, config.mqtt.config_wait_time * 1000), halted.then(() => undefined), lost]);
-      client.off("disconnected", onLost);
-      if (!client.connected && !this.#halted) this.#log("connection lost while reading the config topic");
-      if (message && this.#applyConfig(message.payload) && !this.#halted) {
+    if (!(await this.#connect(config, halted))) return;
+    try {
+      await this.#publishBacklog(this.#topics(config));
+      // Nothing can arrive once the link is gone (lost mid-flush).
+      if (!config.mqtt.load_config_from_mqtt || this.#halted || !this.#device.connected) return;
+      const route = this.#topics(config).config;
+      const message = await readTopic(this.#device, route.topic, config.mqtt.config_wait_time * 1000,
+        { qos: route.qos, until: halted, report: (p) => this.#log(`readTopic: ${p}`) });
+      if (!this.#device.connected && !this.#halted) this.#log("connection lost while reading the config topic");
+      if (message && (await this.#readConfig(message.payload)) && !this.#halted) {
         // The acknowledgement: one fresh reading under the new configuration, on its data
         // topic, so the sender need not wait a whole update_interval (see README).
         this.#takeReading(this.#settings.value);
-        await this.#publishBacklog(client, this.#settings.value);
+        await this.#publishBacklog(this.#topics(this.#settings.value));
       }
+    } finally {
+      await this.#device.disconnect(undefined, this.#options.connect_timeout * 1000);
     }
-    await client.disconnect().catch(() => {});
   }
 
-  #newClient(): MqttClient {
-    const mqtt = this.#settings.value.mqtt;
-    return this.#host.createClient({
-      clientId: mqtt.client_id ?? `esp-sensors-${this.sensorId}`.slice(0, 64),
-      clean: true, // nothing to resume: the node subscribes anew each wake and publishes at QoS 0
-      keepalive: mqtt.keepalive,
-      reconnect: false, // attempts are the product's (reconnect.ts), counted across deep sleep
-      connectTimeoutMs: this.#options.connectTimeoutMs,
-      // QoS 0 while offline is refused, not queued in RAM: the persisted backlog keeps readings.
-      outbox: { queueQos0: false, maxMessages: MAX_BACKLOG + 8 },
-    });
+  #topics(config: EspConfig): EspTopics {
+    return espTopics(this.sensorId, config.mqtt, this.#options.root);
   }
 
   #takeReading(config: EspConfig): void {
-    let celsius: number;
-    let humidity: number;
+    let reading: ClimateReading;
     try {
-      ({ celsius, humidity } = this.#hardware.sensor.read());
+      reading = this.#hardware.sensor.read();
     } catch (e) {
       this.#log(`sensor read failed: ${describe(e)}; no reading this wake`);
       return;
     }
-    // A DHT22 measures -40..80 C and 0..100 %; anything else is a faulty read, not weather.
-    if (!(celsius >= -40 && celsius <= 80 && humidity >= 0 && humidity <= 100)) {
-      this.#log(`sensor reading out of range (${celsius} C, ${humidity} %): dropped`);
+    if (!plausible(reading)) {
+      this.#log(`sensor reading out of range (${reading.celsius} C, ${reading.humidity} %): dropped`);
       return;
     }
-    const unit = this.#options.unit;
-    const reading: SensorData = {
-      temperature: round1(unit === "F" ? celsius * 9 / 5 + 32 : celsius),
-      humidity: round1(humidity),
-      uptime: Math.round(this.#host.now()) / 1000,
-      unit,
-      config_version: config.version,
-    };
     try {
-      for (const old of this.backlog.push(reading)) {
+      for (const old of this.backlog.push(sensorData(reading, this.#options.unit as "C" | "F", this.#device.now(), config.version))) {
         this.#log(`backlog full (${this.backlog.limit}): dropped the reading taken at ${old.uptime} s`);
       }
     } catch (e) {
@@ -234,32 +187,59 @@ class EspSensors implements EspSensorsProduct {
   }
 
   /** Attempts as the reconnect strategy allows; persists the outcome of each. */
-  async #connect(client: MqttClient, config: EspConfig): Promise<boolean> {
+  async #connect(config: EspConfig, halted: Promise<void>): Promise<boolean> {
     const params = config.mqtt.reconnect;
     for (;;) {
-      try {
-        await client.connect();
+      if (this.#halted) return false;
+      const problem = await this.#attempt(config, halted);
+      if (problem === undefined) {
         this.#saveReconnect(afterAttempt(params, this.#reconnect, true, this.#nowS()));
         return true;
-      } catch (e) {
-        if (this.#stopped) return false;
-        this.#saveReconnect(afterAttempt(params, this.#reconnect, false, this.#nowS()));
-        this.#log(`connect failed (attempt_count ${this.#reconnect.attempt_count}): ${describe(e)}`);
-        if (this.#halted || !retryNow(params, this.#reconnect)) {
-          const wait = backoffInterval(params, this.#reconnect.attempt_count);
-          if (wait > 0) this.#log(`backing off: next attempt in ${wait} s or later; ${this.backlog.items.length} reading(s) kept`);
-          return false;
-        }
+      }
+      this.#device.abort(); // a failed client is done (no client reconnect): the next attempt makes a new one
+      if (this.#stopped) return false;
+      this.#saveReconnect(afterAttempt(params, this.#reconnect, false, this.#nowS()));
+      this.#log(`connect failed (attempt_count ${this.#reconnect.attempt_count}): ${problem}`);
+      if (this.#halted || !retryNow(params, this.#reconnect)) {
+        const wait = backoffInterval(params, this.#reconnect.attempt_count);
+        if (wait > 0) this.#log(`backing off: next attempt in ${wait} s or later; ${this.backlog.items.length} reading(s) kept`);
+        return false;
       }
     }
   }
 
+  /** One connection attempt: undefined once connected, else why not. */
+  #attempt(config: EspConfig, halted: Promise<void>): Promise<string | undefined> {
+    const device = this.#device;
+    return new Promise((resolve) => {
+      const finish = (problem?: string): void => {
+        device.off("connected", onConnected);
+        device.off("disconnected", onDisconnected);
+        resolve(problem);
+      };
+      const onConnected = (): void => finish();
+      const onDisconnected = (e: { error?: Error }): void => finish(e.error?.message ?? "the connection closed");
+      device.on("connected", onConnected);
+      device.on("disconnected", onDisconnected);
+      void halted.then(() => finish("the wake ended"));
+      const mqtt = config.mqtt;
+      device.connect({
+        clientId: mqtt.client_id ?? `esp-sensors-${this.sensorId}`.slice(0, 64),
+        clean: true, // nothing to resume: the node subscribes anew each wake and publishes at QoS 0
+        keepalive: mqtt.keepalive,
+        reconnect: false, // attempts are the product's (reconnect.ts), counted across deep sleep
+        connectTimeoutMs: this.#options.connect_timeout * 1000,
+        // QoS 0 while offline is refused, not queued in RAM: the persisted backlog keeps readings.
+        outbox: { queueQos0: false, maxMessages: MAX_BACKLOG + 8 },
+      });
+    });
+  }
+
   /** Publishes pending readings oldest first; only those written to the broker leave the backlog. */
-  async #publishBacklog(client: MqttClient, config: EspConfig): Promise<void> {
-    const topic = dataTopic(config.mqtt.topic_data_prefix, this.sensorId);
+  async #publishBacklog(topics: EspTopics): Promise<void> {
+    const route = topics.sensorData;
     const pending = [...this.backlog.items];
-    const sent = await Promise.all(pending.map((r) =>
-      client.publish(topic, JSON.stringify(r), { qos: 0, retain: false }).then(() => true, () => false)));
+    const sent = await Promise.all(pending.map((r) => this.#device.publish({ topic: route.topic, payload: r, qos: route.qos, retain: route.retain })));
     const published = pending.filter((_, i) => sent[i]);
     try {
       this.backlog.remove(published);
@@ -267,61 +247,65 @@ class EspSensors implements EspSensorsProduct {
       this.#log(`could not persist the backlog: ${describe(e)}`); // may publish these again next wake
     }
     if (published.length < pending.length) {
-      this.#log(`published ${published.length} of ${pending.length} reading(s) to ${topic}; ${pending.length - published.length} kept for the next wake`);
+      this.#log(`published ${published.length} of ${pending.length} reading(s) to ${route.topic}; ${pending.length - published.length} kept for the next wake`);
     }
   }
 
-  /** Validates, merges and persists a config message; true when a new version took effect. */
-  #applyConfig(payload: Uint8Array): boolean {
-    const current = this.#settings.value;
-    const parsed = parseConfigMessage(payload);
-    if (!parsed.ok) {
-      this.#log(`config rejected: ${parsed.error}; keeping version ${current.version}`);
+  /** A config message's payload through the size bound and the dispatcher; true when a new version took effect. */
+  async #readConfig(payload: Uint8Array): Promise<boolean> {
+    const keeping = `keeping version ${this.#settings.value.version}`;
+    if (payload.length > MAX_CONFIG_BYTES) {
+      this.#log(`config rejected: payload of ${payload.length} bytes exceeds ${MAX_CONFIG_BYTES}; ${keeping}`);
       return false;
     }
-    const version = parsed.message.version;
+    const outcome = await this.#configs.dispatchAs("config", payload);
+    if (!outcome.ok) {
+      const why = outcome.error?.message;
+      this.#log(outcome.error?.code === "failed" ? `config version ${outcome.id} rejected: ${why}; ${keeping}` : `config rejected: ${why}; ${keeping}`);
+      return false;
+    }
+    return outcome.result?.applied === true;
+  }
+
+  /** Merges and persists a valid message; throws (a "failed" outcome) when the result is invalid. */
+  #applyConfig(message: EspConfigMessage): JsonObject {
+    const current = this.#settings.value;
+    const version = message.version;
     if (version <= current.version) {
       // Equal is the normal case: the retained configuration this node already applied.
       if (version < current.version) this.#log(`config version ${version} ignored: version ${current.version} is newer`);
-      return false;
+      return { applied: false };
     }
-    const result = this.#settings.update(mergeConfig(current, parsed.message));
-    if (!result.ok) {
-      this.#log(`config version ${version} rejected: ${result.error}; keeping version ${current.version}`);
-      return false;
-    }
+    const result = this.#settings.update(mergeConfig(current, message));
+    if (!result.ok) throw new Error(result.error);
     this.#log(`config version ${version} applied (${result.changed.join(", ")})`);
-    return true;
+    return { applied: true };
   }
 
   #saveReconnect(state: ReconnectState): void {
     this.#reconnect = state;
     try {
-      this.#host.settings.set(KEYS.reconnect, state);
+      this.#device.settings.set(RECONNECT_KEY, state);
     } catch (e) {
       this.#log(`could not persist the reconnect state: ${describe(e)}`);
     }
   }
 
   #nowS(): number {
-    return this.#host.now() / 1000;
+    return this.#device.now() / 1000;
   }
 
   #log(line: string): void {
-    this.#host.log(line); // hosts prefix the product and device
+    this.#device.log(line); // hosts prefix the product and device
   }
 }
 
-function safeGet(host: ProductHost, key: string): unknown {
+function safeGet(device: Device, key: string): unknown {
   try {
-    return host.settings.get(key);
+    return device.settings.get(key);
   } catch {
     return undefined;
   }
-}
-
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 
 function describe(e: unknown): string {

@@ -1,44 +1,47 @@
-// readTopic: the seed's read_topic(topic, wait_time) (line 68) on the client's promises.
-// Subscribes, resolves with the first message (a retained one arrives right after SUBACK),
-// or with undefined once waitMs have passed since the call, then unsubscribes. The wait
-// bounds the whole call, subscribe round trip included: it is the node's time awake.
+// readTopic: the specification's read_topic(topic, wait_time) on a Device. Listens, resolves
+// with the first message (a retained one arrives right after SUBACK), or with undefined once
+// waitMs have passed since the call, then stops listening (unsubscribes). The wait bounds the
+// whole call, subscribe round trip included: it is the node's time awake. A lost link, a
+// refused subscription or `until` ends it early: nothing more can arrive.
 
-import type { Message, MessageHandler } from "../../mqtt/client.js";
-import type { TimerLike } from "../../mqtt/io.js";
 import type { QoS } from "../../mqtt/packets.js";
+import type { Device, DeviceEvent } from "../../device/device.js";
+import { within } from "../../device/wait.js";
 
-/** The part of MqttClient readTopic uses. */
-export interface TopicReader {
-  subscribe(filter: string, options: { qos?: QoS }, handler: MessageHandler): Promise<number[]>;
-  unsubscribe(filter: string): Promise<void>;
-}
+/** A message as device.listen hands it over. */
+export type Message = Parameters<Parameters<Device["listen"]>[2]>[0];
+
+export type TopicSource = Pick<Device, "timer" | "listen" | "on" | "off" | "refusedFilters">;
 
 export interface ReadTopicOptions {
   qos?: QoS;
-  /** Told why the subscription failed or could not be undone (the read then resolves undefined). */
+  /** Ends the wait when it settles (the wake is over). */
+  until?: Promise<unknown>;
+  /** Told why the read ended without a message before the wait was over. */
   report?(problem: string): void;
 }
 
-export function readTopic(client: TopicReader, timer: TimerLike, topic: string, waitMs: number, options: ReadTopicOptions = {}): Promise<Message | undefined> {
-  return new Promise((resolve) => {
-    let done = false;
-    let handle: unknown;
-    const finish = (message: Message | undefined): void => {
-      if (done) return; // later messages, or the timer after a message, change nothing
-      done = true;
-      if (handle !== undefined) timer.clear(handle);
-      resolve(message);
-      // Also drops our handler at once, so nothing more is delivered to it.
-      client.unsubscribe(topic).catch((e) => options.report?.(`unsubscribe ${topic}: ${describe(e)}`));
-    };
-    handle = timer.set(() => finish(undefined), Math.max(0, waitMs));
-    client.subscribe(topic, { qos: options.qos ?? 0 }, (m) => finish(m)).catch((e) => {
-      options.report?.(`subscribe ${topic}: ${describe(e)}`);
-      finish(undefined);
-    });
-  });
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+export async function readTopic(device: TopicSource, topic: string, waitMs: number, options: ReadTopicOptions = {}): Promise<Message | undefined> {
+  let message: Message | undefined;
+  let end = (): void => {};
+  const ended = new Promise<void>((resolve) => { end = resolve; });
+  const onMessage = (m: Message): void => {
+    message ??= m; // later messages change nothing
+    end();
+  };
+  const onLost = (): void => end();
+  const onReport = (e: DeviceEvent): void => {
+    if (e.kind !== "subscribe_refused" || !device.refusedFilters.has(topic)) return;
+    options.report?.(`subscribe ${topic}: refused by the broker`);
+    end();
+  };
+  device.on("disconnected", onLost);
+  device.on("report", onReport);
+  options.until?.then(end, end);
+  const stop = device.listen(topic, options.qos ?? 0, onMessage);
+  await within(device.timer, ended, Math.max(0, waitMs));
+  stop();
+  device.off("disconnected", onLost);
+  device.off("report", onReport);
+  return message;
 }

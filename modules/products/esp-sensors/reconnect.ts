@@ -1,21 +1,24 @@
-// The seed's reconnection strategy (lines 219-264) as pure functions of persisted state, so it
+// The specification's reconnection strategy as pure functions of persisted state, so it
 // survives deep sleep and is testable on any clock:
 //
 // - While attempt_count < max_attempts, connecting is allowed; within one wake the node makes
-//   these attempts back to back, without delay (line 225), until one succeeds or
+//   these attempts back to back, without delay, until one succeeds or
 //   attempt_count reaches max_attempts.
 // - From then on each further attempt waits
 //   min(min_interval * backoff_factor ^ (attempt_count - max_attempts), max_interval)
-//   seconds after the last attempt (lines 227-230). Wakes before that skip the broker
-//   entirely (lines 261-263); a wake after it makes one attempt, which on failure raises
+//   seconds after the last attempt. Wakes before that skip the broker
+//   entirely; a wake after it makes one attempt, which on failure raises
 //   attempt_count and so the next wait.
-// - Success resets attempt_count to 0 (line 236).
+// - Success resets attempt_count to 0.
 // - If the clock reads earlier than the last attempt (RTC lost), the wait counts as over.
 // - With reconnect.enabled false every wake makes one attempt and the state is left alone.
 
-import type { ReconnectConfig } from "./config.js";
+import type { ReconnectConfig } from "./settings.js";
 
-/** What persists across deep sleep (line 234). Times in seconds since the epoch, as the seed's. */
+/** Where the state persists, apart from the configuration so saving it never rewrites that. */
+export const RECONNECT_KEY = "esprc";
+
+/** What persists across deep sleep Times in seconds since the epoch, as the specification's. */
 export interface ReconnectState {
   attempt_count: number;
   last_attempt_time: number;

@@ -1,10 +1,10 @@
 // Simulated hardware for the desktop and the Moddable simulator: a DHT22-like sensor whose
 // temperature follows the day (coolest near 03:00, warmest near 15:00, local time taken as UTC)
 // with measurement noise, and whose relative humidity falls as it warms; and a "deep sleep"
-// that is a timer calling wake. Driven by host.now() and host.random(), so a seeded host
+// that is a timer calling wake. Driven by the device's now() and random(), so a seeded host
 // repeats exactly.
 
-import type { ProductHost } from "../../device/product.js";
+import type { Device } from "../../device/device.js";
 import type { TimerLike } from "../../mqtt/io.js";
 import type { CancellableSleeper, ClimateReading, ClimateSensor } from "./hardware.js";
 
@@ -31,9 +31,9 @@ export class SimulatedClimateSensor implements ClimateSensor {
   readonly #random: () => number;
   readonly #model: ClimateModel;
 
-  constructor(host: Pick<ProductHost, "now" | "random">, model: ClimateModel = INDOOR) {
-    this.#now = () => host.now();
-    this.#random = () => host.random();
+  constructor(source: Pick<Device, "now" | "random">, model: ClimateModel = INDOOR) {
+    this.#now = () => source.now();
+    this.#random = () => source.random();
     this.#model = model;
   }
 

@@ -1,25 +1,36 @@
-// The node's two topics, built from its configuration: readings go to
-// {topic_data_prefix}/{sensor_id}/data, configuration is read from {topic_config}.
-// Prefix and config topic may span several levels; the sensor id is one level.
+// The node's two topics from the generated table: readings on
+// {topic_data_prefix}/{sensor_id}/data, configuration read from {topic_config}. Both values
+// come from the persisted configuration and may span levels (resolveTable checks them against
+// index.json's patterns); the sensor id is one level. `root` (an option) is put in front of
+// both, so nodes sharing a broker need not share the specified configuration topic.
 
-import { checkSegment } from "../../device/topics.js";
+import { resolveTable } from "../../device/topics.js";
+import type { Route } from "../../device/topics.js";
+import { PLACEHOLDERS, TABLE } from "./table.js";
 
-export const SENSOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Throws RangeError unless the id can be the {sensor_id} level of the data topic. */
-export function checkSensorId(id: string): string {
-  if (!SENSOR_ID.test(id)) throw new RangeError(`sensor id must match ${SENSOR_ID.source}: "${id}"`);
-  return id;
-}
-
-export function dataTopic(prefix: string, sensorId: string): string {
-  return `${prefix}/${checkSegment("sensor_id", checkSensorId(sensorId))}/data`;
+export interface EspTopics {
+  sensorData: Route;
+  config: Route;
 }
 
 /**
- * The configuration topic. The seed's default (/homecontrol/device/config) is one topic for
- * every node; a configured value may contain "{sensor_id}" to give each node its own.
+ * The topics for one sensor. `{sensor_id}` inside topic_config is replaced by the sensor id
+ * (one configuration topic per node without a root). Throws RangeError when a value does not
+ * fit its placeholder's pattern.
  */
-export function configTopic(template: string, sensorId: string): string {
-  return template.split("{sensor_id}").join(checkSensorId(sensorId));
+export function espTopics(sensorId: string, topics: { topic_data_prefix: string; topic_config: string }, root: string): EspTopics {
+  return resolveTable(TABLE, PLACEHOLDERS, {
+    sensor_id: sensorId,
+    topic_data_prefix: topics.topic_data_prefix,
+    topic_config: topics.topic_config.split("{sensor_id}").join(sensorId),
+  }, root);
+}
+
+/** The filter for every level the data and config topics share, then "#": the live view of one node. */
+export function commonFilter(t: EspTopics): string {
+  const x = t.sensorData.topic.split("/");
+  const y = t.config.topic.split("/");
+  let n = 0;
+  while (n < x.length - 1 && n < y.length - 1 && x[n] === y[n]) n++;
+  return n === 0 ? "#" : `${x.slice(0, n).join("/")}/#`;
 }

@@ -1,17 +1,14 @@
 // The smart-meter product as the hosts and the companion (`npm run cmd`) see it.
 
 import type { Json, JsonObject } from "../../device/commands.js";
+import { optionDefaults } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
-import { CONFIG_DEFAULTS } from "./config.js";
-import { createSmartMeter } from "./meter.js";
+import { OPTIONS } from "./options.js";
+import { createSmartMeter } from "./product.js";
 import { SimulatedMeterHardware } from "./simulation.js";
-import { meterTopics } from "./topics.js";
+import { meterFilter, meterRoutes } from "./topics.js";
 import { commandBalance } from "./validators.js";
-
-export { createSmartMeter } from "./meter.js";
-export type { SmartMeter } from "./meter.js";
-export type { MeterHardware, Reading } from "./hardware.js";
 
 const USAGE = {
   balance: "balance balance=<units, 0 to 1e9> [timestamp=<ms since epoch, default now>]",
@@ -28,15 +25,16 @@ function numeric(value: Json | undefined): number | undefined {
 
 export const definition: ProductDefinition = {
   name: "smart-meter",
-  defaults: CONFIG_DEFAULTS,
+  defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `METER${String(index + 1).padStart(3, "0")}`,
-  simulate: (host) => createSmartMeter(host, new SimulatedMeterHardware(host)),
-  topicFilter: (deviceId) => `smartmeter/${deviceId}/#`,
+  simulate: (device) => createSmartMeter(device, new SimulatedMeterHardware(device)),
+  // The meter number is a topic level already: no root option is needed for many meters.
+  topicFilter: (deviceId) => meterFilter(meterRoutes(deviceId)),
   commands: USAGE,
   example: { command: "balance", params: { balance: 10.5 } },
   command(deviceId: string, _config: Readonly<Record<string, string>>, name: string, params: JsonObject): CommandRequest {
     if (name !== "balance") throw new RangeError(`unknown command "${name}"; commands: ${Object.values(USAGE).join(" | ")}`);
-    const topics = meterTopics(deviceId);
+    const routes = meterRoutes(deviceId);
     const unknown = Object.keys(params).filter((k) => k !== "balance" && k !== "timestamp");
     if (unknown.length) throw new RangeError(`unknown parameter ${unknown.join(", ")}; usage: ${USAGE.balance}`);
     const payload: JsonObject = {};
@@ -45,11 +43,9 @@ export const definition: ProductDefinition = {
     const invalid = validateBalance(payload);
     if (invalid) throw new RangeError(`${invalid}; usage: ${USAGE.balance}`);
     return {
-      topic: topics.commandBalance,
+      ...routes.commandBalance,
       payload,
-      qos: 1,
-      retain: false,
-      responseTopic: topics.balance,
+      responseTopic: routes.balance.topic,
       // The balance report carries no command id: any report from this meter answers.
       isResponse: (p) => typeof p === "object" && p !== null && !Array.isArray(p) && p.meterNo === deviceId && typeof p.balance === "number",
     };

@@ -2,11 +2,11 @@
 // lighting that follows the hour of the day, and appliances (kettle, cooker, washing
 // machine) switching on at random with a time-of-day profile; ±2 % noise on the current,
 // and a 230 V supply drifting slowly by a few volts and sagging a little under load.
-// Driven only by host.now() and host.random() at each reading (no timers of its own), so a
-// seeded host repeats a run exactly. An open relay disconnects the load: current 0.
+// Driven only by device.now() and device.random() at each reading (no timers of its own), so
+// a seeded device repeats a run exactly. An open relay disconnects the load: current 0.
 
 import { SimulatedRelay } from "../../device/hardware.js";
-import type { ProductHost } from "../../device/product.js";
+import type { Device } from "../../device/device.js";
 import type { MeterHardware, Reading } from "./hardware.js";
 
 interface Appliance {
@@ -41,14 +41,14 @@ const MAX_STEP_MS = 10 * MINUTE;
 
 export class SimulatedMeterHardware implements MeterHardware {
   readonly relay = new SimulatedRelay();
-  readonly #host: Pick<ProductHost, "now" | "random">;
+  readonly #source: Pick<Device, "now" | "random">;
   readonly #appliances: readonly Appliance[];
   /** When each running appliance stops (ms since epoch); absent while off. */
   readonly #runningUntil = new Map<string, number>();
   #lastAt: number | undefined;
 
-  constructor(host: Pick<ProductHost, "now" | "random">, appliances: readonly Appliance[] = HOUSEHOLD) {
-    this.#host = host;
+  constructor(source: Pick<Device, "now" | "random">, appliances: readonly Appliance[] = HOUSEHOLD) {
+    this.#source = source;
     this.#appliances = appliances;
   }
 
@@ -58,19 +58,19 @@ export class SimulatedMeterHardware implements MeterHardware {
   }
 
   measure(): Reading {
-    const now = this.#host.now();
+    const now = this.#source.now();
     this.#advance(now);
     const voltage = this.#voltage(now);
     if (!this.relay.on) return { voltage, current: 0 };
     let amps = STANDBY_AMPS;
     for (const a of this.#appliances) if (this.#runningUntil.has(a.name)) amps += a.amps;
-    const noisy = amps * (1 + (this.#host.random() - 0.5) * 0.04);
+    const noisy = amps * (1 + (this.#source.random() - 0.5) * 0.04);
     // The supply sags about 0.1 V per ampere through the service cable.
     return { voltage: voltage - 0.1 * noisy, current: Math.max(0, noisy) };
   }
 
   rssi(): number {
-    return Math.round(-64 + (this.#host.random() - 0.5) * 8);
+    return Math.round(-64 + (this.#source.random() - 0.5) * 8);
   }
 
   /** Switches appliances on and off for the time since the last reading (Poisson starts). */
@@ -85,9 +85,9 @@ export class SimulatedMeterHardware implements MeterHardware {
         continue;
       }
       const chance = 1 - Math.exp(-a.startsPerHour(hour) * dt / HOUR);
-      if (this.#host.random() < chance) {
+      if (this.#source.random() < chance) {
         // Exponential running time, at least a minute.
-        const run = Math.max(MINUTE, -Math.log(1 - this.#host.random()) * a.meanOnMs);
+        const run = Math.max(MINUTE, -Math.log(1 - this.#source.random()) * a.meanOnMs);
         this.#runningUntil.set(a.name, now + run);
       }
     }
@@ -96,6 +96,6 @@ export class SimulatedMeterHardware implements MeterHardware {
   #voltage(now: number): number {
     // A slow daily swing of ±4 V (lowest at the evening peak) and ±0.5 V of noise.
     const phase = (2 * Math.PI * (now % (24 * HOUR))) / (24 * HOUR);
-    return 230 + 4 * Math.cos(phase - 0.6) + (this.#host.random() - 0.5);
+    return 230 + 4 * Math.cos(phase - 0.6) + (this.#source.random() - 0.5);
   }
 }

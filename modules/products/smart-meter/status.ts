@@ -1,6 +1,7 @@
-// The status message (seed lines 183-215): what the meter says about itself, and when a
-// new one is due. "online" and "low_balance" follow from the balance; "error" is a fault
-// (an unusable reading) while it lasts, or a one-off event (a rejected command).
+// The status: what the meter says about itself, and when a new one is due. "online" and
+// "low_balance" follow from the balance; "error" is a fault (an unusable reading, a failing
+// store) while it lasts, or a one-off event (a rejected command); "offline" is the will's
+// and the goodbye's.
 
 export type MeterStatus = "online" | "low_balance" | "error" | "offline";
 
@@ -40,9 +41,4 @@ export class StatusTracker {
   forget(): void {
     this.#last = undefined;
   }
-}
-
-/** wifi_rssi as the schema wants it: an integer dBm from -127 to 0. */
-export function rssiField(dbm: number): number {
-  return Number.isFinite(dbm) ? Math.max(-127, Math.min(0, Math.round(dbm))) : -127;
 }

@@ -1,46 +1,42 @@
-// The BESS controller's timing and physics on a fake clock: the test is the broker (a fake
-// ECMA-419 socket) and the clock, so intervals, reconnect delays and hysteresis are exact.
+// The BESS controller's timing and physics on the test kit: a real Device over the real client,
+// a scripted broker and a fake clock, so intervals, reconnect delays and hysteresis are exact.
+// Every message the controller publishes is checked against its table entry and schema.
 
 import assert from "node:assert/strict";
 import * as P from "../../../modules/mqtt/packets.js";
-import type { Packet, QoS } from "../../../modules/mqtt/packets.js";
-import { MqttClient } from "../../../modules/mqtt/client.js";
+import type { QoS } from "../../../modules/mqtt/packets.js";
 import { MqttError } from "../../../modules/mqtt/errors.js";
 import type { ErrorCode } from "../../../modules/mqtt/errors.js";
-import type { ProductHost } from "../../../modules/device/product.js";
-import { MemorySettingsStore } from "../../../modules/device/settings.js";
+import { topicMatches } from "../../../modules/mqtt/topic.js";
 import { prng } from "../../../modules/device/prng.js";
-import { createBess, OUTBOX } from "../../../modules/products/bess/bess.js";
-import type { BessProduct } from "../../../modules/products/bess/bess.js";
-import { compareVersions } from "../../../modules/products/bess/bess.js";
+import { createBess, compareVersions, GOODBYE_MS, OUTBOX } from "../../../modules/products/bess/product.js";
+import type { BessProduct } from "../../../modules/products/bess/product.js";
 import type { BessHardware, BessReading, Mode, ModeLimits } from "../../../modules/products/bess/hardware.js";
 import { SimulatedBess } from "../../../modules/products/bess/simulation.js";
 import { SETTINGS_KEY } from "../../../modules/products/bess/settings.js";
 import { bandFor, THRESHOLDS } from "../../../modules/products/bess/conditions.js";
 import { MQTT_ERRORS, seedError } from "../../../modules/products/bess/codes.js";
-import { bessTopics } from "../../../modules/products/bess/topics.js";
+import { allTopics, bessRoutes } from "../../../modules/products/bess/topics.js";
 import * as msg from "../../../modules/products/bess/messages.js";
-import { ProductSchemas } from "../../products/harness.js";
 import { definition } from "../../../modules/products/bess/index.js";
-import { FakeClock, FakeNet, FakeSocket, bytes, connack, microtasks, td } from "../fakes.js";
+import { ProductSchemas } from "../../products/harness.js";
+import { Kit, microtasks } from "../../kit/index.js";
+import { decodeAll } from "../fakes.js";
 
 const EPOCH = 1_713_012_345_000;
 const DEVICE = "bess_controller_001";
 type Obj = Record<string, unknown>;
-interface Sent { topic: string; json: Obj; qos: number; retain: boolean; at: number }
 
 /** Hardware whose reading the test sets. */
 class ScriptedHardware implements BessHardware {
   mode: Mode = "idle";
   limits: ModeLimits = { powerLimitKw: 0, socMin: 0 };
   reading: BessReading = { voltage: 52, current: 0, powerKw: 0, soc: 60, soh: 98, moduleTemps: [30, 30, 30, 30] };
-  reads = 0;
   setMode(mode: Mode, limits: ModeLimits): void {
     this.mode = mode;
     this.limits = limits;
   }
   read(): BessReading {
-    this.reads++;
     return { ...this.reading, moduleTemps: this.reading.moduleTemps.slice() };
   }
   temps(t: number): void {
@@ -49,133 +45,68 @@ class ScriptedHardware implements BessHardware {
 }
 
 const schemas = new ProductSchemas("bess");
+const te = new TextEncoder();
 
-/** A controller on a fake broker and clock. Every publication is checked against the contract. */
-class Rig {
-  readonly clock = new FakeClock();
-  readonly net = new FakeNet();
-  readonly settings = new MemorySettingsStore();
-  readonly sent: Sent[] = [];
-  readonly logs: string[] = [];
-  readonly packets: string[] = [];
+/** A controller on the kit. */
+class OnKit {
+  readonly kit: Kit;
   readonly product: BessProduct;
   readonly hardware: BessHardware;
-  #socket: FakeSocket | undefined;
+  readonly root: string;
 
-  constructor(hardware?: BessHardware, stored?: Obj, config: Record<string, string> = {}) {
-    if (stored) this.settings.set(SETTINGS_KEY, stored);
-    const clock = this.clock;
-    const host: ProductHost = {
-      deviceId: DEVICE,
-      config,
-      timer: clock.timer,
-      now: () => EPOCH + clock.now,
-      settings: this.settings,
-      random: prng(7),
-      log: (line) => this.logs.push(line),
-      createClient: (o) => new MqttClient({ ...o, host: "broker.local", socket: { io: this.net.io }, timer: clock.timer, now: () => clock.now, random: () => 0.5 }),
-    };
-    this.hardware = hardware ?? new SimulatedBess(host);
-    this.product = createBess(host, this.hardware);
-  }
-
-  /** Accepts the newest socket as the broker and answers CONNECT. */
-  async accept(): Promise<void> {
-    const s = this.net.last;
-    this.#socket = s;
-    s.writable(1 << 20);
-    await this.pump();
-  }
-
-  /** Answers everything the client wrote, as a broker would, until it goes quiet. */
-  async pump(): Promise<void> {
-    const s = this.#socket;
-    if (!s) return;
-    for (let round = 0; round < 50; round++) {
-      await microtasks();
-      const packets = s.take();
-      if (packets.length === 0) return;
-      for (const p of packets) this.#answer(s, p);
-      if (s.closed) return;
-    }
-  }
-
-  #answer(s: FakeSocket, p: Packet): void {
-    if (s.closed) {
-      if (p.type === P.DISCONNECT) this.packets.push("DISCONNECT");
-      return;
-    }
-    switch (p.type) {
-      case P.CONNECT:
-        this.packets.push(`CONNECT will=${p.will ? `${p.will.topic}:${td.decode(p.will.payload)}:q${p.will.qos}${p.will.retain ? ":retain" : ""}` : "-"} clean=${p.clean}`);
-        s.send(connack());
-        break;
-      case P.SUBSCRIBE:
-        this.packets.push(`SUBSCRIBE ${p.subscriptions.map((x) => `${x.topic}:${x.qos}`).join(",")}`);
-        s.send({ type: P.SUBACK, id: p.id, granted: p.subscriptions.map((x) => x.qos) });
-        break;
-      case P.PUBLISH: {
-        const json = JSON.parse(td.decode(p.payload)) as Obj;
-        // Under a configured root the topic table applies to the part after the root.
-        const relative = p.topic.replace(/^.*?\bbess\//, "bess/");
-        const problem = schemas.check({ topic: relative, payload: p.payload, qos: p.qos, retain: p.retain });
-        assert.equal(problem, undefined, problem);
-        // When the message was made (its own timestamp), not when the fake broker read it.
-        const ts = typeof json.timestamp === "number" ? json.timestamp : undefined;
-        const at = ts === undefined ? this.clock.now : (ts > 1e12 ? ts : ts * 1000) - EPOCH;
-        this.sent.push({ topic: p.topic, json, qos: p.qos, retain: p.retain, at });
-        if (p.qos === 1) s.send({ type: P.PUBACK, id: p.id! });
-        if (p.qos === 2) s.send({ type: P.PUBREC, id: p.id! });
-        break;
-      }
-      case P.PUBREL:
-        s.send({ type: P.PUBCOMP, id: p.id });
-        break;
-      case P.PINGREQ:
-        s.send({ type: P.PINGRESP });
-        break;
-      case P.DISCONNECT:
-        this.packets.push("DISCONNECT");
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** Delivers a message from the backend to the controller. */
-  async deliver(topic: string, payload: string | Obj, qos: QoS = 1): Promise<void> {
-    const packet: P.PublishPacket = { type: P.PUBLISH, topic, payload: bytes(typeof payload === "string" ? payload : JSON.stringify(payload)), qos, retain: false, dup: false };
-    if (qos > 0) packet.id = 100 + this.sent.length;
-    this.#socket!.send(packet);
-    await this.pump();
-    await this.product.idle();
-    await this.pump();
-  }
-
-  async advance(ms: number): Promise<void> {
-    this.clock.advance(ms);
-    await this.pump();
+  constructor(options: { hardware?: BessHardware; stored?: Obj; config?: Record<string, string> } = {}) {
+    this.kit = new Kit({ deviceId: DEVICE, config: options.config, start: EPOCH });
+    if (options.stored) this.kit.settings.set(SETTINGS_KEY, options.stored);
+    this.root = options.config?.root ?? "";
+    this.hardware = options.hardware ?? new SimulatedBess(this.kit.device);
+    this.product = createBess(this.kit.device, this.hardware);
+    rigs.push(this);
   }
 
   async started(): Promise<this> {
     this.product.start();
-    await this.accept();
+    await this.kit.settle();
     return this;
   }
 
-  on(topic: string): Sent[] {
-    return this.sent.filter((m) => m.topic === topic);
+  /** Delivers a message from the backend and waits until it is answered. */
+  async deliver(topic: string, payload: string | Obj, qos: QoS = 1): Promise<void> {
+    this.kit.broker.deliver(topic, payload, { qos });
+    await this.kit.settle();
+    await this.product.idle();
+    await this.kit.settle();
   }
 
-  /** Drops the connection as a network failure would. */
-  fail(error?: unknown): void {
-    this.#socket!.fail(error ?? Object.assign(new Error("reset"), { code: "ECONNRESET" }));
+  advance(ms: number): Promise<void> {
+    return this.kit.run(ms, Math.min(ms, 1000));
+  }
+
+  /** JSON messages on a topic (filter), with when they were made (their timestamp) relative to EPOCH. */
+  on(filter: string): { topic: string; json: Obj; qos: number; retain: boolean; at: number }[] {
+    return this.kit.broker.on(filter).map((m) => {
+      const ts = typeof m.json?.timestamp === "number" ? m.json.timestamp as number : undefined;
+      return { topic: m.topic, json: m.json as Obj, qos: m.qos, retain: m.retain, at: ts === undefined ? m.at - EPOCH : (ts > 1e12 ? ts : ts * 1000) - EPOCH };
+    });
+  }
+
+  /** Every publication (will included) keeps the table and the schemas; a root is stripped first. */
+  checkAll(): void {
+    for (const m of this.kit.broker.published) {
+      const relative = this.root === "" ? m.topic : m.topic.slice(this.root.length + 1);
+      const problem = schemas.check({ topic: relative, payload: te.encode(m.text), qos: m.qos, retain: m.retain });
+      assert.equal(problem, undefined, problem);
+    }
   }
 }
 
-describe("bess: telemetry schedule (fake clock)", () => {
-  it("publishes telemetry every 5 s by default (seed line 233), at QoS 1, timestamps from host.now() in seconds", async () => {
-    const rig = await new Rig().started();
+const rigs: OnKit[] = [];
+afterEach(() => {
+  for (const r of rigs.splice(0)) r.checkAll();
+});
+
+describe("bess: telemetry schedule (kit)", () => {
+  it("publishes telemetry every 5 s by default, at QoS 1, timestamps from the device's clock in seconds", async () => {
+    const rig = await new OnKit().started();
     await rig.advance(4999);
     assert.equal(rig.on("bess/telemetry").length, 0);
     await rig.advance(1);
@@ -187,7 +118,7 @@ describe("bess: telemetry schedule (fake clock)", () => {
   });
 
   it("a new telemetry interval takes effect at once, not after the old period, and is persisted", async () => {
-    const rig = await new Rig().started();
+    const rig = await new OnKit().started();
     await rig.advance(4000);
     await rig.deliver("bess/control/config", { request_id: "cfg-1", telemetry_interval_ms: 2000 });
     assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1020);
@@ -195,29 +126,29 @@ describe("bess: telemetry schedule (fake clock)", () => {
     assert.deepEqual(rig.on("bess/telemetry").map((m) => m.at), [6000], "2 s after the change, not 5 s after the start");
     await rig.advance(4000);
     assert.deepEqual(rig.on("bess/telemetry").map((m) => m.at), [6000, 8000, 10_000]);
-    assert.equal((rig.settings.get(SETTINGS_KEY) as Obj).telemetry_interval_ms, 2000);
+    assert.equal((rig.kit.settings.get(SETTINGS_KEY) as Obj).telemetry_interval_ms, 2000);
   });
 
   it("an invalid config changes neither the schedule nor the store", async () => {
-    const rig = await new Rig().started();
+    const rig = await new OnKit().started();
     await rig.deliver("bess/control/config", { request_id: "cfg-2", telemetry_interval_ms: 500 });
     assert.equal(rig.on("bess/status/error").at(-1)?.json.code, 2001);
-    assert.equal(rig.settings.get(SETTINGS_KEY), undefined);
+    assert.equal(rig.kit.settings.get(SETTINGS_KEY), undefined);
     await rig.advance(5000);
     assert.equal(rig.on("bess/telemetry").length, 1);
   });
 
   it("starts with the persisted interval; a corrupt stored value falls back to the defaults", async () => {
-    const rig = await new Rig(undefined, { telemetry_interval_ms: 1000, log_level: 3, reconnect_interval_ms: 10_000, max_reconnect_attempts: 0 }).started();
+    const rig = await new OnKit({ stored: { telemetry_interval_ms: 1000, log_level: 3, reconnect_interval_ms: 10_000, max_reconnect_attempts: 0 } }).started();
     await rig.advance(3000);
     assert.equal(rig.on("bess/telemetry").length, 3);
-    const corrupt = await new Rig(undefined, { telemetry_interval_ms: -5 }).started();
+    const corrupt = await new OnKit({ stored: { telemetry_interval_ms: -5 } }).started();
     await corrupt.advance(5000);
     assert.equal(corrupt.on("bess/telemetry").length, 1);
   });
 
   it("log_level from config applies at once: 2 stops info logs", async () => {
-    const rig = await new Rig().started();
+    const rig = await new OnKit().started();
     await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "a" });
     assert.equal(rig.on("bess/logs/info").filter((m) => String(m.json.message).startsWith("Mode set")).length, 1);
     await rig.deliver("bess/control/config", { request_id: "cfg", log_level: 2 });
@@ -226,130 +157,257 @@ describe("bess: telemetry schedule (fake clock)", () => {
   });
 });
 
-describe("bess: connection (fake clock)", () => {
+describe("bess: requests (kit)", () => {
+  it("requests on the four topics are answered one at a time in arrival order; a failing one does not stop those behind it", async () => {
+    const rig = await new OnKit().started();
+    const b = rig.kit.broker;
+    b.deliver("bess/control/config", { request_id: "q-1", telemetry_interval_ms: 1 });
+    b.deliver("bess/firmware/update", { request_id: "q-2", version: "0.0.1", url: "https://u.example.com/f.bin", sha256: "a".repeat(64) }, { qos: 2 });
+    b.deliver("bess/control/commands", "{not json");
+    b.deliver("bess/system/reset", { request_id: "q-3", reset_type: "reboot" }, { qos: 2 });
+    b.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "q-4" });
+    b.deliver("bess/control/config", { request_id: "q-5", log_level: 4 });
+    await rig.kit.settle();
+    await rig.product.idle();
+    await rig.kit.settle();
+    const answers = rig.on("bess/status/+").filter((m) => m.topic !== "bess/status/connection" && m.json.code !== 1000)
+      .map((m) => `${m.json.request_id ?? "-"} ${m.json.code}`);
+    assert.deepEqual(answers, ["q-1 2001", "q-2 2004", "- 2000", "q-3 2001", "q-4 1010", "q-5 1020"]);
+    assert.equal(rig.hardware.mode, "charge");
+    assert.equal(rig.product.settings.value.log_level, 4);
+  });
+
+  it("a burst beyond the device's queue is answered busy (failed) rather than queued without bound", async () => {
+    const rig = await new OnKit().started();
+    const limit = rig.kit.device.queue.limit;
+    for (let i = 0; i < limit + 8; i++) rig.kit.broker.deliver("bess/control/commands", { command: "set_mode", mode: "idle", request_id: `b-${i}` });
+    await rig.kit.settle();
+    await rig.product.idle();
+    await rig.kit.settle();
+    const answers = rig.on("bess/status/+").filter((m) => typeof m.json.request_id === "string" && String(m.json.request_id).startsWith("b-"));
+    assert.equal(answers.length, limit + 8, "every request answered once");
+    const busy = answers.filter((m) => m.json.code === 2004 && /busy/.test(String(m.json.message)));
+    assert.ok(busy.length >= 1 && answers.length - busy.length >= limit, `${busy.length} busy of ${answers.length}`);
+  });
+
+  it("a request naming another controller is neither run nor answered nor logged, even a malformed one", async () => {
+    const rig = await new OnKit().started();
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", request_id: "o-1", device_id: "bess_controller_002" });
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "boost", request_id: "o-2", device_id: "bess_controller_002" });
+    await rig.deliver("bess/system/reset", { request_id: "o-3", device_id: "bess_controller_002" }, 2);
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "mine", device_id: DEVICE });
+    const answered = rig.on("bess/status/+").map((m) => m.json.request_id).filter((id) => id !== undefined);
+    assert.deepEqual(answered, ["mine"]);
+    assert.equal(rig.hardware.mode, "charge");
+    assert.equal(rig.on("bess/logs/warning").length, 0, "no rejection warning");
+    await rig.advance(1000);
+    assert.equal(rig.kit.device.connected, true, "no reset ran");
+  });
+});
+
+describe("bess: connection (kit)", () => {
   it("connects with a clean session and a retained QoS 1 will marking it offline on bess/status/connection", async () => {
-    const rig = await new Rig().started();
-    assert.equal(rig.packets[0], `CONNECT will=bess/status/connection:{"device_id":"${DEVICE}","status":"offline"}:q1:retain clean=true`);
-    assert.ok(rig.packets.includes("SUBSCRIBE bess/control/commands:1"));
-    assert.ok(rig.packets.includes("SUBSCRIBE bess/control/config:1"));
-    assert.ok(rig.packets.includes("SUBSCRIBE bess/system/reset:2"));
-    assert.ok(rig.packets.includes("SUBSCRIBE bess/firmware/update:2"));
+    const rig = await new OnKit().started();
+    const connect = rig.kit.broker.connects[0];
+    assert.equal(connect.clientId, DEVICE);
+    assert.equal(connect.clean, true);
+    assert.equal(connect.keepalive, 60);
+    assert.deepEqual(rig.kit.broker.will && { topic: rig.kit.broker.will.topic, json: rig.kit.broker.will.json, qos: rig.kit.broker.will.qos, retain: rig.kit.broker.will.retain },
+      { topic: "bess/status/connection", json: { device_id: DEVICE, status: "offline" }, qos: 1, retain: true });
+    assert.deepEqual(Object.fromEntries(rig.kit.broker.subscriptions),
+      { "bess/control/commands": 1, "bess/control/config": 1, "bess/system/reset": 2, "bess/firmware/update": 2 });
     const online = rig.on("bess/status/connection");
     assert.deepEqual(online.map((m) => [m.json.status, m.retain, m.qos]), [["online", true, 1]]);
-    assert.deepEqual(rig.on("bess/logs/info").map((m) => m.json.message), ["Connected to MQTT broker"], "seed line 174");
+    assert.deepEqual(rig.on("bess/logs/info").map((m) => m.json.message), ["Connected to MQTT broker"]);
+  });
+
+  it("the will is published, retained, when the link dies; the next connect says online again", async () => {
+    const rig = await new OnKit().started();
+    rig.kit.broker.cut();
+    await rig.advance(10_000);
+    assert.deepEqual(rig.on("bess/status/connection").map((m) => m.json.status), ["online", "offline", "online"]);
+    assert.equal(rig.kit.broker.retained.get("bess/status/connection")?.json.status, "online");
+    assert.equal(rig.kit.broker.connects.length, 2);
+    assert.ok(rig.kit.broker.will, "a will again on the new connection");
   });
 
   it("retries at the configured reconnect interval (jittered below it) and reports each error of an outage once", async () => {
-    const rig = await new Rig(undefined, { telemetry_interval_ms: 5000, log_level: 3, reconnect_interval_ms: 4000, max_reconnect_attempts: 0 }).started();
-    const sockets = rig.net.sockets.length;
-    rig.fail();
-    await rig.pump();
+    const rig = await new OnKit({ stored: { telemetry_interval_ms: 5000, log_level: 3, reconnect_interval_ms: 4000, max_reconnect_attempts: 0 } }).started();
+    const { kit } = rig;
+    const sockets = kit.net.sockets.length;
+    kit.broker.down = true;
+    kit.broker.cut();
+    await microtasks();
     // random() = 0.5: every retry waits half the interval; each attempt is refused.
     for (let i = 0; i < 5; i++) {
-      rig.clock.advance(1999);
-      assert.equal(rig.net.sockets.length, sockets + i, "not before the delay");
-      rig.clock.advance(1);
-      assert.equal(rig.net.sockets.length, sockets + i + 1);
-      rig.net.last.fail(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
+      kit.clock.advance(1999);
+      assert.equal(kit.net.sockets.length, sockets + i, "not before the delay");
+      kit.clock.advance(1);
+      assert.equal(kit.net.sockets.length, sockets + i + 1);
+      kit.net.last.fail(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
       await microtasks();
     }
-    rig.clock.advance(2000);
-    await rig.accept();
+    kit.broker.down = false;
+    kit.clock.advance(2000);
+    await kit.settle();
     const errors = rig.on("bess/status/error").map((m) => m.json.code);
     assert.deepEqual(errors, [MQTT_ERRORS.DISCONNECTED, MQTT_ERRORS.CONNECT_FAILED], "one per distinct error, delivered from the outbox");
     const back = rig.on("bess/status/info").filter((m) => m.json.code === 1050);
     assert.equal(back.length, 1);
     assert.match(String(back[0].json.message), /after 6 error\(s\), last BESS_MQTT_ERR_CONNECT_FAILED/);
-    assert.ok(rig.logs.some((l) => l.includes("BESS_MQTT_ERR_CONNECT_FAILED")), "logged locally while offline");
-    assert.ok(rig.logs.some((l) => l.startsWith("W mqtt_client: Disconnected from MQTT broker")), "seed line 179, locally");
+    assert.ok(kit.logs.some((l) => l.includes("BESS_MQTT_ERR_CONNECT_FAILED")), "logged locally while offline");
+    assert.ok(kit.logs.some((l) => l.startsWith("W mqtt_client: Disconnected from MQTT broker")), "locally");
+  });
+
+  it("max_reconnect_attempts bounds the retries: the controller says it gave up", async () => {
+    const rig = await new OnKit({ stored: { telemetry_interval_ms: 5000, log_level: 3, reconnect_interval_ms: 1000, max_reconnect_attempts: 3 } }).started();
+    const { kit } = rig;
+    kit.net.refuse = Object.assign(new Error("network down"), { code: "ENETUNREACH" });
+    kit.broker.cut();
+    await rig.advance(10_000);
+    const sockets = kit.net.sockets.length;
+    assert.ok(kit.logs.some((l) => /Gave up connecting after 3 attempt\(s\)/.test(l)), kit.logs.join("\n"));
+    kit.net.refuse = undefined;
+    await rig.advance(30_000);
+    assert.equal(kit.net.sockets.length, sockets, "no more attempts");
   });
 
   it("telemetry produced offline waits in the bounded outbox and leaves in order on reconnect", async () => {
-    const rig = await new Rig().started();
-    rig.fail();
+    const rig = await new OnKit().started();
+    const { kit } = rig;
+    kit.net.refuse = Object.assign(new Error("network down"), { code: "ENETUNREACH" });
+    kit.broker.cut();
     await microtasks();
-    rig.clock.advance(30_000); // 6 telemetry, reconnect attempts refused meanwhile
-    for (const s of rig.net.sockets.slice(1)) if (!s.closed) s.fail(new Error("refused"));
+    kit.clock.advance(30_000); // 6 telemetry, reconnect attempts refused meanwhile
     await microtasks();
-    rig.clock.advance(10_000); // 2 more; next attempt
-    await rig.accept();
+    kit.net.refuse = undefined;
+    await rig.advance(10_000); // 2 more; the next attempt connects
     const times = rig.on("bess/telemetry").map((m) => m.json.timestamp as number);
     assert.deepEqual(times, [...times].sort((a, b) => a - b));
     assert.equal(times.length, 8);
+    assert.equal(new Set(times).size, 8, "each once");
   });
 
   it("a long outage keeps only the newest messages (drop-oldest, bounded outbox) and logs the drops locally", async () => {
-    const rig = await new Rig().started();
-    rig.net.refuse = Object.assign(new Error("network down"), { code: "ENETUNREACH" });
-    rig.fail();
+    const rig = await new OnKit().started();
+    const { kit } = rig;
+    kit.net.refuse = Object.assign(new Error("network down"), { code: "ENETUNREACH" });
+    kit.broker.cut();
     await microtasks();
     for (let i = 0; i < 40; i++) {
-      rig.clock.advance(30_000); // 20 minutes: 240 telemetry messages for a 120-message outbox
+      kit.clock.advance(30_000); // 20 minutes: 240 telemetry messages for a 120-message outbox
       await microtasks();
     }
-    rig.net.refuse = undefined;
-    rig.clock.advance(10_000);
-    await rig.accept();
+    kit.net.refuse = undefined;
+    await rig.advance(10_000);
     const telemetry = rig.on("bess/telemetry").map((m) => m.at);
-    assert.ok(telemetry.length <= OUTBOX.maxMessages! && telemetry.length > 100, `${telemetry.length} delivered`);
-    assert.equal(telemetry.at(-1), 1_210_000, "the newest is kept");
-    assert.ok(telemetry[0] > 5000, "the oldest were dropped");
+    const offline = telemetry.filter((at) => at <= 1_200_000);
+    assert.ok(offline.length <= OUTBOX.maxMessages! && offline.length > 100, `${offline.length} of 240 delivered`);
+    assert.equal(offline.at(-1), 1_200_000, "the newest is kept");
+    assert.ok(offline[0] > 5000, "the oldest were dropped");
+    assert.equal(telemetry.at(-1), 1_210_000, "and live again");
     assert.deepEqual(telemetry, [...telemetry].sort((a, b) => a - b), "in order");
-    assert.ok(rig.logs.filter((l) => l.includes("QUEUE_FULL") || l.includes("outbox")).length >= 100, "drops logged locally");
+    assert.ok(kit.logs.filter((l) => l.includes("QUEUE_FULL") || l.includes("outbox")).length >= 100, "drops logged locally");
   });
 
-  it("a configured root moves every topic (several controllers on one broker); payloads keep the schemas", async () => {
-    const rig = await new Rig(undefined, undefined, { root: "site-a/bess" }).started();
+  it("a root is put in front of every topic (several controllers on one broker); payloads keep the schemas", async () => {
+    const rig = await new OnKit({ config: { root: "site-a" } }).started();
     await rig.advance(5000);
-    assert.deepEqual(rig.packets.filter((p) => p.startsWith("SUBSCRIBE")).sort(), [
-      "SUBSCRIBE site-a/bess/control/commands:1", "SUBSCRIBE site-a/bess/control/config:1",
-      "SUBSCRIBE site-a/bess/firmware/update:2", "SUBSCRIBE site-a/bess/system/reset:2"]);
-    assert.ok(rig.packets[0].startsWith("CONNECT will=site-a/bess/status/connection:"));
+    assert.deepEqual([...rig.kit.broker.subscriptions.keys()].sort(), [
+      "site-a/bess/control/commands", "site-a/bess/control/config", "site-a/bess/firmware/update", "site-a/bess/system/reset"]);
+    assert.equal(rig.kit.broker.will?.topic, "site-a/bess/status/connection");
     assert.equal(rig.on("site-a/bess/telemetry").length, 1);
+    assert.equal(rig.on("bess/#").length, 0, "nothing on the unrooted topics");
     await rig.deliver("site-a/bess/control/commands", { command: "set_mode", mode: "charge", request_id: "x" });
     assert.equal(rig.on("site-a/bess/status/info").at(-1)?.json.request_id, "x");
   });
 
-  it("stop() says offline (retained) before disconnecting", async () => {
-    const rig = await new Rig().started();
-    const stopping = rig.product.stop();
-    await rig.pump();
-    await stopping;
-    assert.deepEqual(rig.on("bess/status/connection").map((m) => m.json.status), ["online", "offline"]);
-    assert.equal(rig.packets.at(-1), "DISCONNECT");
-    const before = rig.sent.length;
-    rig.clock.advance(60_000);
-    assert.equal(rig.sent.length, before, "nothing scheduled after stop");
+  it("refuses unknown options and a root with a wildcard", () => {
+    assert.throws(() => new OnKit({ config: { prefix: "site-a" } }), (e: unknown) => e instanceof RangeError && /unknown option "prefix"/.test(e.message));
+    assert.throws(() => new OnKit({ config: { root: "site/+" } }), RangeError);
   });
 
-  it("a reset waits delay_ms, then reconnects with a fresh state", async () => {
-    const rig = await new Rig().started();
+  it("stop() says offline (retained) before disconnecting", async () => {
+    const rig = await new OnKit().started();
+    const socket = rig.kit.net.last;
+    const stopping = rig.product.stop();
+    await rig.kit.settle();
+    await stopping;
+    assert.deepEqual(rig.on("bess/status/connection").map((m) => m.json.status), ["online", "offline"]);
+    assert.equal(decodeAll(socket.bytes).at(-1)?.type, P.DISCONNECT);
+    const before = rig.kit.broker.published.length;
+    await rig.advance(60_000);
+    assert.equal(rig.kit.broker.published.length, before, "nothing scheduled after stop");
+  });
+
+  it("stop() is bounded when the broker never acknowledges the goodbye", async () => {
+    const rig = await new OnKit().started();
+    rig.kit.broker.withhold.add("bess/status/connection");
+    let done = false;
+    const stopping = rig.product.stop().then(() => { done = true; });
+    await rig.advance(GOODBYE_MS - 1000);
+    assert.equal(done, false, "waits for the PUBACK a while");
+    await rig.advance(1000);
+    await stopping;
+    assert.equal(done, true);
+    assert.equal(decodeAll(rig.kit.net.last.bytes).at(-1)?.type, P.DISCONNECT);
+  });
+
+  it("a reset waits delay_ms, then reconnects with a fresh state; one reset at a time", async () => {
+    const rig = await new OnKit().started();
+    const { kit } = rig;
     await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", request_id: "m" });
     await rig.deliver("bess/system/reset", { request_id: "r", reset_type: "restart", delay_ms: 3000 }, 2);
     assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1030);
-    const sockets = rig.net.sockets.length;
+    const sockets = kit.net.sockets.length;
+    const first = kit.net.last;
     await rig.advance(2999);
-    assert.equal(rig.net.sockets.length, sockets);
+    assert.equal(kit.net.sockets.length, sockets);
     await rig.advance(1);
-    await rig.pump();
-    await microtasks();
-    assert.equal(rig.packets.at(-1), "DISCONNECT");
-    assert.equal(rig.net.sockets.length, sockets + 1, "a new connection");
-    await rig.accept();
+    assert.equal(decodeAll(first.bytes).at(-1)?.type, P.DISCONNECT);
+    assert.equal(kit.net.sockets.length, sockets + 1, "a new connection");
     assert.equal(rig.hardware.mode, "idle");
     assert.deepEqual(rig.on("bess/status/connection").map((m) => m.json.status), ["online", "offline", "online"]);
+    assert.equal(rig.on("bess/status/info").filter((m) => m.json.code === 1000).length, 2, "started again");
     await rig.deliver("bess/system/reset", { request_id: "r2", reset_type: "restart", delay_ms: 1000 }, 2);
     await rig.deliver("bess/system/reset", { request_id: "r3", reset_type: "restart" }, 2);
     assert.equal(rig.on("bess/status/error").at(-1)?.json.request_id, "r3", "one reset at a time");
   });
+
+  it("a factory reset erases the settings; a restart keeps them", async () => {
+    const rig = await new OnKit().started();
+    await rig.deliver("bess/control/config", { request_id: "c", telemetry_interval_ms: 30_000 });
+    await rig.deliver("bess/system/reset", { request_id: "r1", reset_type: "restart" }, 2);
+    await rig.advance(1000);
+    assert.equal(rig.product.settings.value.telemetry_interval_ms, 30_000);
+    await rig.deliver("bess/system/reset", { request_id: "r2", reset_type: "factory_reset" }, 2);
+    await rig.advance(1000);
+    assert.equal(rig.product.settings.value.telemetry_interval_ms, 5000);
+    assert.equal(rig.kit.settings.get(SETTINGS_KEY), undefined);
+    assert.equal(rig.on("bess/status/info").filter((m) => m.json.code === 1000).length, 3);
+  });
+
+  it("a refused subscription is BESS_MQTT_ERR_SUBSCRIBE_FAILED (5003), once per outage, and its recovery is logged", async () => {
+    const rig = new OnKit();
+    rig.kit.broker.refuse.add("bess/firmware/update");
+    await rig.started();
+    const errors = rig.on("bess/status/error").filter((m) => m.json.code === 5003);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0].json.message), /^BESS_MQTT_ERR_SUBSCRIBE_FAILED: bess\/firmware\/update/);
+    assert.ok(rig.on("bess/logs/error").some((m) => /SUBSCRIBE_FAILED/.test(String(m.json.message))));
+    rig.kit.broker.refuse.clear();
+    await rig.advance(120_000);
+    assert.equal(rig.on("bess/status/error").filter((m) => m.json.code === 5003).length, 1, "retries are not reported again");
+    assert.ok(rig.on("bess/logs/info").some((m) => /Subscription restored: bess\/firmware\/update/.test(String(m.json.message))));
+  });
 });
 
-describe("bess: alarms with hysteresis (fake clock, scripted hardware)", () => {
+describe("bess: alarms with hysteresis (kit, scripted hardware)", () => {
   it("temperature: warning at 45, held to 42; critical at 55 with a thermal shutdown, held to 52; clears below 42", async () => {
     const hw = new ScriptedHardware();
-    const rig = await new Rig(hw).started();
+    const rig = await new OnKit({ hardware: hw }).started();
     await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", request_id: "d" });
-    const alarms = () => rig.sent.filter((m) => m.topic.startsWith("bess/alarms/")).map((m) => `${m.topic.slice(12)} ${m.json.code} ${m.json.severity}`);
+    const alarms = () => rig.on("bess/alarms/+").map((m) => `${m.topic.slice(12)} ${m.json.code} ${m.json.severity}`);
     const step = async (t: number) => { hw.temps(t); await rig.advance(5000); };
     await step(44.9);
     assert.deepEqual(alarms(), []);
@@ -363,19 +421,21 @@ describe("bess: alarms with hysteresis (fake clock, scripted hardware)", () => {
     assert.deepEqual(alarms().slice(2), ["critical 3002 4"]);
     assert.equal(hw.mode, "idle", "thermal shutdown");
     assert.equal(rig.on("bess/status/error").filter((m) => m.json.code === 6001).length, 1);
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "c" });
+    assert.equal(rig.on("bess/status/error").at(-1)?.json.code, 2004, "only idle while critical");
     await step(52.5);
     assert.equal(alarms().length, 3, "critical held above 52");
     await step(51);
     assert.deepEqual(alarms().slice(3), ["warning 3001 2"], "back to warning");
     await step(30);
     assert.deepEqual(alarms().slice(4), ["info 3001 1"]);
-    assert.ok(rig.sent.filter((m) => m.topic.startsWith("bess/alarms/")).every((m) => m.json.module_id === 1));
+    assert.ok(rig.on("bess/alarms/+").every((m) => m.json.module_id === 1));
   });
 
   it("state of charge: low (warning) and critically low (critical, severity 3); full (info)", async () => {
     const hw = new ScriptedHardware();
-    const rig = await new Rig(hw).started();
-    const alarms = () => rig.sent.filter((m) => m.topic.startsWith("bess/alarms/")).map((m) => `${m.topic.slice(12)} ${m.json.code} ${m.json.severity}`);
+    const rig = await new OnKit({ hardware: hw }).started();
+    const alarms = () => rig.on("bess/alarms/+").map((m) => `${m.topic.slice(12)} ${m.json.code} ${m.json.severity}`);
     for (const soc of [16, 15, 10, 5, 7, 9, 17, 18.5, 99.5, 98, 96]) {
       hw.reading.soc = soc;
       await rig.advance(5000);
@@ -403,8 +463,8 @@ describe("bess: alarms with hysteresis (fake clock, scripted hardware)", () => {
 describe("bess: simulated hardware physics", () => {
   function sim(options = {}) {
     let now = EPOCH;
-    const host = { now: () => now, random: prng(3) };
-    return { bess: new SimulatedBess(host, options), advance: (ms: number) => { now += ms; } };
+    const source = { now: () => now, random: prng(3) };
+    return { bess: new SimulatedBess(source, options), advance: (ms: number) => { now += ms; } };
   }
 
   it("integrates power over time against capacity: 25 kW for 1 h takes about 50 % of 50 kWh, then stops at soc_min", () => {
@@ -474,9 +534,9 @@ describe("bess: simulated hardware physics", () => {
 });
 
 describe("bess: formats and tables", () => {
-  const topics = bessTopics();
+  const routes = bessRoutes();
 
-  it("every MQTT client error maps to one of the seed's eight error codes", () => {
+  it("every MQTT client error maps to one of the specified eight error codes", () => {
     const codes: ErrorCode[] = ["INIT_FAILED", "CONNECT_FAILED", "SUBSCRIBE_FAILED", "PUBLISH_FAILED", "DISCONNECTED", "TIMEOUT", "AUTHENTICATION_FAILED", "TLS_FAILED",
       "MALFORMED_PACKET", "PROTOCOL_ERROR", "PACKET_TOO_LARGE", "QUEUE_FULL", "INVALID_ARGUMENT", "CLOSED"];
     for (const c of codes) {
@@ -488,32 +548,47 @@ describe("bess: formats and tables", () => {
     assert.equal(seedError("QUEUE_FULL").name, "BESS_MQTT_ERR_PUBLISH_FAILED");
   });
 
-  it("the root defaults to the seed's topics and refuses wildcards", () => {
-    assert.equal(topics.telemetry, "bess/telemetry");
-    assert.equal(topics.firmwareUpdate, "bess/firmware/update");
-    assert.equal(bessTopics("site-a/bess").statusConnection, "site-a/bess/status/connection");
-    assert.throws(() => bessTopics("bess/+"), RangeError);
-    assert.throws(() => bessTopics("a//b"), RangeError);
+  it("without a root the topics are exactly the specified ones; a root is prepended; wildcards are refused", () => {
+    assert.deepEqual(Object.values(routes).map((r) => r.topic), [
+      "bess/telemetry", "bess/status/info", "bess/status/error", "bess/status/connection",
+      "bess/alarms/info", "bess/alarms/warning", "bess/alarms/critical",
+      "bess/logs/info", "bess/logs/warning", "bess/logs/error",
+      "bess/control/commands", "bess/control/config", "bess/system/reset", "bess/firmware/update"]);
+    assert.equal(bessRoutes("site-a/hall-2").statusConnection.topic, "site-a/hall-2/bess/status/connection");
+    assert.throws(() => bessRoutes("bess/+"), RangeError);
+    assert.throws(() => bessRoutes("a//b"), RangeError);
+  });
+
+  it("the live-view filter covers one controller's topics and none of another root's", () => {
+    assert.equal(allTopics(routes), "bess/#");
+    assert.equal(definition.topicFilter(DEVICE, definition.defaults), "bess/#");
+    const a = definition.topicFilter(DEVICE, { root: "bess_controller_001" });
+    const b = definition.topicFilter("bess_controller_002", { root: "bess_controller_002" });
+    for (const r of Object.values(bessRoutes("bess_controller_001"))) {
+      assert.ok(topicMatches(a, r.topic), r.topic);
+      assert.ok(!topicMatches(b, r.topic), r.topic);
+    }
+    assert.ok(!topicMatches(definition.topicFilter(DEVICE, {}), "bess_controller_001/bess/telemetry"));
   });
 
   it("logs carry ms timestamps and route by level; long text is cut to 255 characters", () => {
-    const p = msg.log(topics, DEVICE, { level: 4, component: "bms", message: "x".repeat(400), at: EPOCH });
+    const p = msg.log(routes, DEVICE, { level: 4, component: "bms", message: "x".repeat(400), at: EPOCH });
     assert.equal(p.topic, "bess/logs/info");
     assert.equal(p.qos, 0);
     const payload = p.payload as Obj;
     assert.equal(payload.timestamp, EPOCH);
     assert.equal((payload.message as string).length, 255);
     schemas.assertValid("log-info", payload);
-    assert.equal(msg.log(topics, DEVICE, { level: 1, component: "bad component!", message: "m", at: EPOCH }).topic, "bess/logs/error");
-    schemas.assertValid("log-error", msg.log(topics, DEVICE, { level: 1, component: "bad component!", message: "m", at: EPOCH }).payload);
+    assert.equal(msg.log(routes, DEVICE, { level: 1, component: "bad component!", message: "m", at: EPOCH }).topic, "bess/logs/error");
+    schemas.assertValid("log-error", msg.log(routes, DEVICE, { level: 1, component: "bad component!", message: "m", at: EPOCH }).payload);
   });
 
   it("alarm topics follow severity: 1 info, 2 warning, 3 and 4 critical", () => {
-    assert.deepEqual([1, 2, 3, 4].map((s) => msg.alarmTopic(topics, s)), ["bess/alarms/info", "bess/alarms/warning", "bess/alarms/critical", "bess/alarms/critical"]);
+    assert.deepEqual([1, 2, 3, 4].map((s) => msg.alarmRoute(routes, s).topic), ["bess/alarms/info", "bess/alarms/warning", "bess/alarms/critical", "bess/alarms/critical"]);
   });
 
   it("status omits a request_id the schema would refuse", () => {
-    const p = msg.status(topics, DEVICE, EPOCH, true, 2000, "m", "has spaces");
+    const p = msg.status(routes, DEVICE, EPOCH, true, 2000, "m", "has spaces");
     assert.equal((p.payload as Obj).request_id, undefined);
   });
 
@@ -525,7 +600,7 @@ describe("bess: formats and tables", () => {
 });
 
 describe("bess: the companion's commands (definition.command)", () => {
-  it("builds the seed's set_mode, addressed to one controller, answered on status/+", () => {
+  it("builds the specified set_mode, addressed to one controller, answered on status/+", () => {
     const r = definition.command(DEVICE, definition.defaults, "set_mode", { mode: "discharge", power_limit_kw: 25, soc_min: 20, request_id: "req-12345" });
     assert.equal(r.topic, "bess/control/commands");
     assert.equal(r.qos, 1);
@@ -534,7 +609,9 @@ describe("bess: the companion's commands (definition.command)", () => {
     assert.equal(r.isResponse({ request_id: "req-12345", code: 1010 }), true);
     assert.equal(r.isResponse({ request_id: "other" }), false);
     assert.equal(definition.command(DEVICE, definition.defaults, "reset", {}).qos, 2);
-    assert.equal(definition.command(DEVICE, { root: "site-a/bess" }, "config", { log_level: 2 }).topic, "site-a/bess/control/config");
+    assert.equal(definition.command(DEVICE, { root: "site-a" }, "config", { log_level: 2 }).topic, "site-a/bess/control/config");
+    assert.equal(definition.command(DEVICE, { root: "site-a" }, "config", { log_level: 2 }).responseTopic, "site-a/bess/status/+");
+    assert.deepEqual(definition.defaults, { root: "" });
   });
 
   for (const [name, params] of [["set_mode", { mode: "boost" }], ["set_mode", { mode: "idle", speed: 3 }], ["config", { log_level: 9 }], ["fly", {}], ["firmware_update", { version: "1.0.0" }]] as const) {

@@ -1,28 +1,26 @@
-// DESE timing and pure logic on a fake clock: the telemetry and status schedules (and a
-// config update rescheduling them), reconnect backoff, the bounded offline outbox, pump
-// durations and the dosing interlock, alert hysteresis and rate limit, the range policy,
-// the simulation's physics, settings and options. The device runs on the real MqttClient
-// over a fake socket; the test is the broker and the clock.
+// DESE on the test kit (a real Device and MqttClient, a scripted broker, a fake clock): the
+// connection and its will, reconnect backoff, the telemetry and status schedules (and a config
+// update rescheduling them), the bounded offline outbox, the organisation and device checks of
+// commands and config, pump durations and the dosing interlock, alert hysteresis and rate
+// limit, the range policy, the simulation's physics, settings and options.
 
 import assert from "node:assert/strict";
+import { Kit } from "../../kit/index.js";
 import * as P from "../../../modules/mqtt/packets.js";
-import type { Packet, PublishPacket } from "../../../modules/mqtt/packets.js";
-import { MqttClient } from "../../../modules/mqtt/client.js";
-import type { ProductHost } from "../../../modules/device/product.js";
+import type { SettingsStore } from "../../../modules/device/settings.js";
 import { MemorySettingsStore, Settings } from "../../../modules/device/settings.js";
-import { FakeClock, FakeNet, bytes, connack, microtasks, prng, show, td } from "../fakes.js";
-import type { FakeSocket } from "../fakes.js";
+import { readOptions } from "../../../modules/device/options.js";
 import { createDese } from "../../../modules/products/dese/product.js";
 import type { DeseProduct } from "../../../modules/products/dese/product.js";
 import { SimulatedWaterSystem } from "../../../modules/products/dese/simulation.js";
 import { PUMPS } from "../../../modules/products/dese/hardware.js";
 import { PumpControl } from "../../../modules/products/dese/pumps.js";
-import { RateLimiter, ThresholdMonitor } from "../../../modules/products/dese/alerts.js";
+import { ThresholdMonitor } from "../../../modules/products/dese/alerts.js";
 import { sample, SENSORS } from "../../../modules/products/dese/sensors.js";
 import { telemetryMessage } from "../../../modules/products/dese/messages.js";
 import { DEFAULT_SETTINGS, SETTINGS_KEY, patchFor, validateSettings } from "../../../modules/products/dese/settings.js";
 import type { DeseSettings } from "../../../modules/products/dese/settings.js";
-import { readOptions } from "../../../modules/products/dese/options.js";
+import { OPTIONS } from "../../../modules/products/dese/options.js";
 import { definition } from "../../../modules/products/dese/index.js";
 
 const ORG = "org-1";
@@ -31,219 +29,262 @@ const BASE = `devices/${ORG}/${ID}/`;
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const START = Date.parse("2025-01-27T00:00:00Z");
 
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** A host on a fake clock whose clients talk to fake sockets. */
-function fakeHost(config: Record<string, string> = {}, store = new MemorySettingsStore()) {
-  const clock = new FakeClock();
-  clock.now = Date.parse("2025-01-27T00:00:00Z");
-  const net = new FakeNet();
-  const logs: string[] = [];
-  const host: ProductHost = {
-    deviceId: ID,
-    config: { org: ORG, ...config },
-    timer: clock.timer,
-    now: () => clock.now,
-    settings: store,
-    random: prng(7),
-    log: (line) => logs.push(line),
-    createClient: (options) => new MqttClient({
-      host: "broker.local", socket: { io: net.io }, timer: clock.timer, now: () => clock.now, random: () => 0.5, ...options,
-    }),
-  };
-  return { clock, net, host, logs, store };
+function kitFor(config: Record<string, string> = {}, settings?: SettingsStore): Kit {
+  return new Kit({ deviceId: ID, config: { org: ORG, ...config }, settings, start: START });
 }
 
-/** Plays the broker on the newest socket: accepts the connection, acknowledges everything, records publishes. */
-class FakeBroker {
-  readonly published: { type: string; payload: Payload; packet: PublishPacket }[] = [];
-  readonly packets: string[] = [];
-  #nextId = 1000;
-  constructor(readonly net: FakeNet) {}
-
-  get socket(): FakeSocket {
-    return this.net.last;
-  }
-
-  /** Opens the newest socket and answers CONNECT; then serves. */
-  async accept(sessionPresent = false): Promise<void> {
-    this.socket.writable(1 << 20);
-    await this.serve(sessionPresent);
-  }
-
-  /** Answers what the device wrote: CONNACK, SUBACK, PUBACK. */
-  async serve(sessionPresent = false): Promise<void> {
-    for (let round = 0; round < 5; round++) {
-      await microtasks();
-      const packets = this.socket.take();
-      if (!packets.length) continue;
-      for (const p of packets) this.#answer(p, sessionPresent);
-    }
-    await microtasks();
-  }
-
-  #answer(p: Packet, sessionPresent: boolean): void {
-    this.packets.push(show(p));
-    if (p.type === P.CONNECT) this.socket.send(connack(sessionPresent));
-    else if (p.type === P.SUBSCRIBE) this.socket.send({ type: P.SUBACK, id: p.id, granted: p.subscriptions.map((s) => s.qos) });
-    else if (p.type === P.PUBLISH) {
-      this.published.push({ type: p.topic.slice(BASE.length), payload: JSON.parse(td.decode(p.payload)) as Payload, packet: p });
-      if (p.qos === 1) this.socket.send({ type: P.PUBACK, id: p.id as number });
-    }
-  }
-
-  /** Delivers a message to the device at QoS 1. */
-  async deliver(type: string, payload: Payload): Promise<void> {
-    this.socket.send({ type: P.PUBLISH, topic: BASE + type, payload: bytes(JSON.stringify(payload)), qos: 1, retain: false, dup: false, id: this.#nextId++ });
-    await this.serve();
-  }
-
-  of(type: string): Payload[] {
-    return this.published.filter((m) => m.type === type).map((m) => m.payload);
-  }
+interface Started {
+  kit: Kit;
+  sim: SimulatedWaterSystem;
+  product: DeseProduct;
+  /** JSON payloads the device published on devices/{org}/{device}/<type>. */
+  of(type: string): Payload[];
+  /** Delivers a message on devices/{org}/{device}/<type> and lets the device handle it. */
+  deliver(type: string, payload: Payload | string): Promise<void>;
 }
 
-async function started(config: Record<string, string> = {}, store?: MemorySettingsStore) {
-  const h = fakeHost(config, store);
-  const sim = new SimulatedWaterSystem(h.host);
-  const product = createDese(h.host, sim);
-  const broker = new FakeBroker(h.net);
+async function started(config: Record<string, string> = {}, settings?: SettingsStore): Promise<Started> {
+  const kit = kitFor(config, settings);
+  const sim = new SimulatedWaterSystem(kit.device);
+  const product = createDese(kit.device, sim);
   product.start();
-  await broker.accept();
-  return { ...h, sim, product, broker };
+  await kit.settle();
+  return {
+    kit, sim, product,
+    of: (type) => kit.broker.payloads(BASE + type),
+    deliver: async (type, payload) => {
+      kit.broker.deliver(BASE + type, payload);
+      await kit.settle();
+    },
+  };
 }
 
-/** Advances the fake clock in steps, letting the client and the broker run in between. */
-async function run(t: { clock: FakeClock; broker: FakeBroker }, ms: number, step = SECOND): Promise<void> {
-  for (let left = ms; left > 0; left -= step) {
-    t.clock.advance(Math.min(step, left));
-    await t.broker.serve();
-  }
+/** Runs the fake clock until the device has connected `count` times in all. */
+async function connections(kit: Kit, count: number): Promise<void> {
+  for (let i = 0; i < 120 && kit.broker.connects.length < count; i++) await kit.run(SECOND);
+  assert.equal(kit.broker.connects.length, count, "connections made");
 }
 
-/** Waits (on the fake clock) for the device's next socket, and accepts it. */
-async function reconnect(t: { clock: FakeClock; net: FakeNet; broker: FakeBroker }): Promise<void> {
-  const n = t.net.sockets.length;
-  for (let i = 0; i < 120 && t.net.sockets.length === n; i++) {
-    t.clock.advance(SECOND);
-    await microtasks();
-  }
-  assert.ok(t.net.sockets.length > n, "the device opened a new connection");
-  await t.broker.accept(true);
+/** Stops the product while the broker answers its goodbye. */
+async function stop(t: Started): Promise<void> {
+  const stopping = t.product.stop();
+  await t.kit.settle();
+  await stopping;
 }
 
-function command(name: string, parameters?: Payload, id = `c-${name}`): Payload {
-  const c: Payload = { command_id: id, device_id: ID, command: name, timestamp: "2025-01-27T00:00:00Z" };
+function command(name: string, parameters?: Payload, extra: Payload = {}): Payload {
+  const c: Payload = { command_id: `c-${name}`, device_id: ID, command: name, timestamp: "2025-01-27T00:00:00Z", ...extra };
   if (parameters) c.parameters = parameters;
   return c;
 }
 
+function config(body: Payload, extra: Payload = {}): Payload {
+  return { device_id: ID, config: body, timestamp: "2025-01-27T00:00:00Z", ...extra };
+}
+
 describe("dese: connection", () => {
-  it("connects with a persistent session, the seed's 60 s keepalive and a retained QoS 1 will of offline on its status topic", async () => {
+  it("connects with a persistent session, the 60 s keepalive and a retained QoS 1 will of offline on its status topic", async () => {
     const t = await started();
-    const connect = t.broker.packets.find((p) => p.startsWith("CONNECT"))!;
-    assert.match(connect, new RegExp(`^CONNECT dese-${ORG}-${ID} clean=0 ka=60 will=${BASE}status:\\{"status":"offline","firmware_version":"1.0.0","timestamp":"2025-01-27T00:00:00.000Z"\\}:q1:retain$`));
-    const subscribes = t.broker.packets.filter((p) => p.startsWith("SUBSCRIBE")).map((p) => p.replace(/#\d+ /, ""));
-    assert.deepEqual(subscribes.sort(), [`SUBSCRIBE ${BASE}commands:1`, `SUBSCRIBE ${BASE}config:1`]);
-    const [status] = t.broker.published;
-    assert.equal(status.type, "status");
-    assert.equal(status.payload.status, "online");
-    assert.deepEqual([status.packet.qos, status.packet.retain], [1, true]);
+    const [connect] = t.kit.broker.connects;
+    assert.deepEqual([connect.clientId, connect.clean, connect.keepalive], [`dese-${ORG}-${ID}`, false, 60]);
+    const will = t.kit.broker.will!;
+    assert.deepEqual([will.topic, will.qos, will.retain], [`${BASE}status`, 1, true]);
+    assert.deepEqual(will.json, { status: "offline", firmware_version: "1.0.0", timestamp: "2025-01-27T00:00:00.000Z" });
+    assert.deepEqual([...t.kit.broker.subscriptions].sort(), [[`${BASE}commands`, 1], [`${BASE}config`, 1]]);
+    const [status] = t.kit.broker.on(`${BASE}status`);
+    assert.equal(status.json.status, "online");
+    assert.deepEqual([status.qos, status.retain], [1, true]);
+    // A lost link leaves the will as the retained status.
+    t.kit.broker.cut();
+    assert.equal(t.kit.broker.retained.get(`${BASE}status`)!.json.status, "offline");
   });
 
-  it("reconnects with exponential backoff (seed line 340)", async () => {
+  it("reconnects with exponential backoff", async () => {
     const t = await started();
     const delays: number[] = [];
-    t.product.client.on("reconnecting", (r) => delays.push(r.delayMs));
-    t.net.refuse = new Error("ECONNREFUSED");
-    t.broker.socket.fail(new Error("ECONNRESET"));
-    for (let i = 0; i < 6; i++) t.clock.advance(70 * SECOND);
-    // Full jitter with random() = 0.5: half of 1, 2, 4, 8, 16, 32 s.
-    assert.deepEqual(delays.slice(0, 6), [500, 1000, 2000, 4000, 8000, 16000]);
+    t.kit.device.on("disconnected", (e) => { if (e.reconnectInMs !== undefined) delays.push(e.reconnectInMs); });
+    t.kit.net.refuse = new Error("ECONNREFUSED");
+    t.kit.broker.cut();
+    for (let i = 0; i < 6; i++) t.kit.clock.advance(70 * SECOND);
+    // Full jitter with random() = 0.5: half of 1, 2, 4, 8 s.
+    assert.deepEqual(delays.slice(0, 4), [500, 1000, 2000, 4000]);
+  });
+
+  it("says offline, retained, before a planned stop, and disconnects", async () => {
+    const t = await started();
+    await stop(t);
+    const last = t.kit.broker.on(`${BASE}status`).at(-1)!;
+    assert.deepEqual([last.json.status, last.retain], ["offline", true]);
+    assert.equal(t.kit.device.connected, false);
+    assert.equal(t.kit.net.last.closed, true);
+    assert.equal(t.kit.broker.will, undefined, "a DISCONNECT, so the broker discards the will");
   });
 });
 
 describe("dese: schedules on a fake clock", () => {
   it("publishes telemetry every telemetry_interval (30 s by default) and reschedules at once on a config update", async () => {
     const t = await started();
-    await run(t, 29 * SECOND);
-    assert.equal(t.broker.of("telemetry").length, 0);
-    await run(t, 1 * SECOND);
-    assert.equal(t.broker.of("telemetry").length, 1);
-    await run(t, 60 * SECOND);
-    assert.equal(t.broker.of("telemetry").length, 3);
-    await t.broker.deliver("config", { device_id: ID, config: { telemetry_interval: 5000 }, timestamp: "2025-01-27T00:00:00Z" });
-    await run(t, 20 * SECOND);
-    assert.equal(t.broker.of("telemetry").length, 7);
-    const stamps = t.broker.of("telemetry").map((m) => Date.parse(m.timestamp));
+    await t.kit.run(29 * SECOND);
+    assert.equal(t.of("telemetry").length, 0);
+    await t.kit.run(1 * SECOND);
+    assert.equal(t.of("telemetry").length, 1);
+    await t.kit.run(60 * SECOND);
+    assert.equal(t.of("telemetry").length, 3);
+    await t.deliver("config", config({ telemetry_interval: 5000 }));
+    await t.kit.run(20 * SECOND);
+    assert.equal(t.of("telemetry").length, 7);
+    const stamps = t.of("telemetry").map((m) => Date.parse(m.timestamp));
     assert.deepEqual(stamps.slice(3).map((s, i) => s - (i ? stamps[3 + i - 1] : stamps[2])).slice(1), [5000, 5000, 5000]);
-    for (const m of t.broker.published.filter((p) => p.type === "telemetry")) assert.deepEqual([m.packet.qos, m.packet.retain], [1, false]);
+    for (const m of t.kit.broker.on(`${BASE}telemetry`)) assert.deepEqual([m.qos, m.retain], [1, false]);
   });
 
   it("publishes the status every 60 s while connected, none while offline, and one on reconnecting", async () => {
     const t = await started({ control_interval_ms: "3600000" });
-    await run(t, 180 * SECOND, 10 * SECOND);
-    assert.equal(t.broker.of("status").length, 4, "on connect, then at 60, 120 and 180 s");
-    t.net.refuse = new Error("ECONNREFUSED");
-    t.broker.socket.fail(new Error("ECONNRESET"));
-    await run(t, 180 * SECOND, 10 * SECOND);
-    assert.equal(t.broker.of("status").length, 4, "nothing queued while offline");
-    t.net.refuse = undefined;
-    await reconnect(t);
-    const statuses = t.broker.of("status");
-    assert.equal(statuses.length, 5);
-    assert.equal(statuses[4].status, "online");
+    const online = () => t.of("status").filter((s) => s.status !== "offline");
+    await t.kit.run(180 * SECOND, 10 * SECOND);
+    assert.equal(online().length, 4, "on connect, then at 60, 120 and 180 s");
+    t.kit.net.refuse = new Error("ECONNREFUSED");
+    t.kit.broker.cut();
+    await t.kit.run(180 * SECOND, 10 * SECOND);
+    assert.equal(online().length, 4, "nothing queued while offline");
+    t.kit.net.refuse = undefined;
+    await connections(t.kit, 2);
+    assert.equal(online().length, 5);
+    assert.equal(t.of("status").at(-1)!.status, "online");
   });
 
   it("keeps at most outbox_max_messages offline and drops the oldest when full", async () => {
     const t = await started({ outbox_max_messages: "5", control_interval_ms: "3600000" });
-    t.net.refuse = new Error("ECONNREFUSED");
-    t.broker.socket.fail(new Error("ECONNRESET"));
-    await microtasks();
+    t.kit.net.refuse = new Error("ECONNREFUSED");
+    t.kit.broker.cut();
+    await t.kit.settle();
     const stamps: string[] = [];
     for (let i = 0; i < 8; i++) {
-      t.clock.advance(30 * SECOND); // one telemetry each time
-      stamps.push(new Date(t.clock.now).toISOString());
+      t.kit.clock.advance(30 * SECOND); // one telemetry each time
+      stamps.push(new Date(t.kit.clock.now).toISOString());
     }
-    await microtasks();
-    assert.equal(t.product.client.session.queued, 5);
-    assert.equal(t.logs.filter((l) => /publish_failed.*outbox|QUEUE_FULL|full outbox/.test(l)).length, 3, t.logs.join("\n"));
-    t.net.refuse = undefined;
-    await reconnect(t);
-    const telemetry = t.broker.of("telemetry").map((m) => m.timestamp);
+    await t.kit.settle();
+    assert.equal(t.kit.logs.filter((l) => /publish_failed.*full outbox/.test(l)).length, 3, t.kit.logs.join("\n"));
+    t.kit.net.refuse = undefined;
+    await connections(t.kit, 2);
+    const telemetry = t.of("telemetry").map((m) => m.timestamp);
     assert.deepEqual(telemetry.slice(0, 5), stamps.slice(3), "the newest five, in order");
+  });
+
+  it("applies a new mqtt_keepalive on a new connection: offline, then online", async () => {
+    const t = await started();
+    await t.deliver("config", config({ mqtt_keepalive: 30 }));
+    await connections(t.kit, 2);
+    assert.deepEqual(t.kit.broker.connects.map((c) => c.keepalive), [60, 30]);
+    assert.deepEqual(t.of("status").map((s) => s.status), ["online", "offline", "online"]);
+    assert.equal(t.kit.settings.get<DeseSettings>(SETTINGS_KEY)!.mqtt_keepalive, 30);
+  });
+});
+
+describe("dese: organisation and device of commands and config", () => {
+  const responses = (t: Started) => t.of("command_response");
+
+  it("runs a command that names this organisation and device, or only the device (the specification's envelope)", async () => {
+    const t = await started();
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }, { command_id: "both", organization_id: ORG }));
+    await t.deliver("commands", command("set_ph_target", { target_ph: 7.2 }, { command_id: "device-only" }));
+    assert.deepEqual(responses(t).map((r) => [r.command_id, r.success, r.error]), [["both", true, null], ["device-only", true, null]]);
+    assert.equal(t.sim.pumpOn(PUMPS.circulation), true);
+    assert.equal(t.product.settings.value.ph_target, 7.2);
+  });
+
+  it("answers a command for another organisation or device with an error response, and runs nothing", async () => {
+    const t = await started();
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }, { command_id: "org", organization_id: "org-2" }));
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }, { command_id: "dev", device_id: "esp32-002" }));
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }, { command_id: "none", device_id: undefined }));
+    const [org, dev, none] = responses(t);
+    assert.deepEqual([org.command_id, org.success], ["org", false]);
+    assert.match(org.error, /^invalid_request: organization_id: "org-2" is not this device's organisation \(org-1\)/);
+    assert.deepEqual([dev.command_id, dev.success], ["dev", false]);
+    assert.match(dev.error, /^invalid_request: device_id: "esp32-002" is not this device \(esp32-001\)/);
+    // device_id is a required field of every command.
+    assert.deepEqual([none.command_id, none.success], ["none", false]);
+    assert.match(none.error, /^invalid_parameters: message: missing field "device_id"/);
+    assert.equal(t.sim.pumpOn(PUMPS.circulation), false, "nothing ran");
+    for (const m of t.kit.broker.on(`${BASE}command_response`)) assert.deepEqual([m.qos, m.retain], [1, false]);
+  });
+
+  it("applies config that names this organisation and device, or only the device", async () => {
+    const t = await started();
+    await t.deliver("config", config({ telemetry_interval: 5000 }, { organization_id: ORG }));
+    await t.deliver("config", config({ mqtt_keepalive: 60, alert_thresholds: { ph: { min: 7 } } }));
+    assert.equal(t.product.settings.value.telemetry_interval, 5000);
+    assert.deepEqual(t.product.settings.value.alert_thresholds.ph, { min: 7 });
+    assert.deepEqual(t.of("alert").map((a) => [a.severity, a.message]), [
+      ["info", "config applied: telemetry_interval"],
+      ["info", "config applied: alert_thresholds"],
+    ]);
+  });
+
+  it("logs and discards config for another organisation or device, or without a device_id, and says so on the alert topic", async () => {
+    const t = await started();
+    await t.deliver("config", config({ telemetry_interval: 5000 }, { organization_id: "org-2" }));
+    await t.deliver("config", config({ telemetry_interval: 5000 }, { device_id: "esp32-002" }));
+    await t.deliver("config", config({ telemetry_interval: 5000 }, { device_id: undefined }));
+    const expected = [
+      /^config rejected: organization_id: "org-2" is not this device's organisation/,
+      /^config rejected: device_id: "esp32-002" is not this device/,
+      /^config rejected: message: missing field "device_id"/,
+    ];
+    const alerts = t.of("alert");
+    assert.equal(alerts.length, expected.length);
+    expected.forEach((re, i) => {
+      assert.equal(alerts[i].severity, "warning");
+      assert.match(alerts[i].message, re);
+    });
+    assert.equal(t.kit.logs.filter((l) => l.includes("config rejected")).length, expected.length);
+    assert.deepEqual(t.product.settings.value, DEFAULT_SETTINGS);
+    assert.equal(t.kit.settings.get(SETTINGS_KEY), undefined, "nothing persisted");
+  });
+
+  it("refuses config beyond the device's bounded queue as busy", async () => {
+    const t = await started();
+    const limit = t.kit.device.queue.limit;
+    for (let i = 0; i < limit + 5; i++) t.kit.broker.deliver(`${BASE}config`, config({ telemetry_interval: 1000 + i }));
+    for (let i = 0; i < limit; i++) await t.kit.settle();
+    assert.equal(t.kit.logs.filter((l) => /config rejected: device busy/.test(l)).length, 5);
+    assert.equal(t.product.settings.value.telemetry_interval, 1000 + limit - 1, "the queued ones were applied in order");
   });
 });
 
 describe("dese: pumps", () => {
   it("switches a pump off when its duration ends; a new command replaces the timer", () => {
-    const { clock, host } = fakeHost();
-    const sim = new SimulatedWaterSystem(host);
-    const pumps = new PumpControl(sim, clock.timer, () => {});
+    const kit = kitFor();
+    const sim = new SimulatedWaterSystem(kit.device);
+    const pumps = new PumpControl(sim, kit.clock.timer, () => {});
     pumps.set(PUMPS.circulation, true, 60);
-    clock.advance(59_999);
+    kit.clock.advance(59_999);
     assert.equal(sim.pumpOn(PUMPS.circulation), true);
-    clock.advance(1);
+    kit.clock.advance(1);
     assert.equal(sim.pumpOn(PUMPS.circulation), false);
     pumps.set(PUMPS.circulation, true, 60);
-    clock.advance(30 * SECOND);
+    kit.clock.advance(30 * SECOND);
     pumps.set(PUMPS.circulation, true); // until further notice
-    clock.advance(HOUR);
+    kit.clock.advance(HOUR);
     assert.equal(sim.pumpOn(PUMPS.circulation), true);
-    assert.deepEqual(clock.pending, [], "no stale timer left");
+    assert.deepEqual(kit.clock.pending, [], "no stale timer left");
   });
 
   it("set_pump on the acid pump brings pH down to the target over minutes, and the interlock stops it there", async () => {
     const t = await started();
     const target = Math.round((t.product.control().readings.ph! - 0.3) * 10) / 10;
-    await t.broker.deliver("commands", command("set_ph_target", { target_ph: target }));
-    await t.broker.deliver("commands", command("set_pump", { pump_id: PUMPS.acid, state: "on" }));
-    assert.equal(t.broker.of("command_response").at(-1)!.success, true);
+    await t.deliver("commands", command("set_ph_target", { target_ph: target }));
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.acid, state: "on" }));
+    assert.equal(t.of("command_response").at(-1)!.success, true);
     assert.equal(t.sim.pumpOn(PUMPS.acid), true);
-    const began = t.clock.now;
-    while (t.sim.pumpOn(PUMPS.acid) && t.clock.now - began < HOUR) await run(t, 5 * SECOND, 5 * SECOND);
-    const took = (t.clock.now - began) / MINUTE;
+    const began = t.kit.clock.now;
+    while (t.sim.pumpOn(PUMPS.acid) && t.kit.clock.now - began < HOUR) await t.kit.run(5 * SECOND, 5 * SECOND);
+    const took = (t.kit.clock.now - began) / MINUTE;
     assert.equal(t.sim.pumpOn(PUMPS.acid), false, "stopped by the interlock");
     assert.ok(took > 2 && took < 30, `took ${took} min`);
     const reading = t.product.control().readings.ph!;
@@ -251,13 +292,13 @@ describe("dese: pumps", () => {
     assert.ok(Math.abs(reading - target) < 0.05, `pH ${reading} reads at the target ${target}, not past it`);
   });
 
-  it("a reboot turns every pump off (a controller boots with its outputs off)", async () => {
+  it("a reboot answers first, says offline, turns every pump off and comes back online", async () => {
     const t = await started();
-    await t.broker.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }));
-    await t.broker.deliver("commands", command("reboot"));
-    await reconnect(t);
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }));
+    await t.deliver("commands", command("reboot"));
+    await connections(t.kit, 2);
     assert.equal(t.sim.pumpOn(PUMPS.circulation), false);
-    const types = t.broker.published.map((m) => (m.type === "status" ? m.payload.status : m.type));
+    const types = t.kit.broker.published.map((m) => (m.topic.endsWith("/status") ? m.json.status : m.topic.slice(BASE.length)));
     assert.deepEqual(types.slice(-4), ["command_response", "command_response", "offline", "online"]);
   });
 });
@@ -287,28 +328,31 @@ describe("dese: alerts", () => {
     assert.equal(m.band("temperature"), "normal");
   });
 
-  it("rate-limits alerts: a burst of 10, then one per 6 s", () => {
-    const clock = new FakeClock();
-    const limiter = new RateLimiter(10, 6000, () => clock.now);
-    const burst = Array.from({ length: 15 }, () => limiter.take());
-    assert.deepEqual([burst.filter(Boolean).length, limiter.dropped], [10, 5]);
-    clock.advance(5999);
-    assert.equal(limiter.take(), false);
-    clock.advance(1);
-    assert.equal(limiter.take(), true);
-    assert.equal(limiter.take(), false);
-    clock.advance(HOUR);
-    assert.equal(Array.from({ length: 12 }, () => limiter.take()).filter(Boolean).length, 10, "refills to the burst, no more");
+  it("rate-limits alerts: a burst of 10, then one per 6 s, whatever floods it", async () => {
+    const t = await started({ control_interval_ms: "3600000" });
+    const flood = async (n: number) => { for (let i = 0; i < n; i++) await t.deliver("config", "{"); };
+    await flood(15);
+    assert.equal(t.of("alert").length, 10);
+    assert.equal(t.kit.logs.filter((l) => l.includes("alert dropped by the rate limit")).length, 5);
+    await t.kit.run(5999, 5999);
+    await flood(1);
+    assert.equal(t.of("alert").length, 10);
+    await t.kit.run(1, 1);
+    await flood(2);
+    assert.equal(t.of("alert").length, 11);
+    await t.kit.run(HOUR, 10 * SECOND);
+    await flood(12);
+    assert.equal(t.of("alert").length, 21, "refills to the burst, no more");
   });
 
   it("the control schedule samples every 5 s, so a crossing is alerted within 5 s of happening", async () => {
     const t = await started();
     t.sim.force("chlorine", 0.2);
-    await run(t, 5 * SECOND);
-    const [alert] = t.broker.of("alert");
+    await t.kit.run(5 * SECOND);
+    const [alert] = t.of("alert");
     assert.deepEqual([alert.severity, alert.sensor, alert.threshold], ["warning", "chlorine", 0.5]);
-    await run(t, 60 * SECOND);
-    assert.equal(t.broker.of("alert").length, 1, "no repeat while it stays low");
+    await t.kit.run(60 * SECOND);
+    assert.equal(t.of("alert").length, 1, "no repeat while it stays low");
   });
 });
 
@@ -327,7 +371,7 @@ describe("dese: readings", () => {
     assert.deepEqual(sample({ ph: 7, chlorine: 1, temperature: 20 }, {}).faults, [], "optional probes not fitted are no fault");
   });
 
-  it("keeps a full telemetry message under 1 KB (seed line 386)", () => {
+  it("keeps a full telemetry message under 1 KB", () => {
     const readings = { ph: 14, chlorine: 100, temperature: -39.9, orp: -1999, tds: 99999, flow_rate: 99999.9 };
     const long = "x".repeat(64);
     const m = telemetryMessage(long, long, readings, { battery: 100, signalStrength: -127 }, Date.parse("2025-01-27T10:00:00Z"));
@@ -337,23 +381,23 @@ describe("dese: readings", () => {
 
 describe("dese: simulation", () => {
   it("stays within every sensor's range over a simulated week, with a daily temperature cycle, decaying chlorine and a slowly draining battery", () => {
-    const { clock, host } = fakeHost();
-    const sim = new SimulatedWaterSystem(host);
+    const kit = kitFor();
+    const sim = new SimulatedWaterSystem(kit.device);
     const chlorine0 = sim.chlorine;
     const battery0 = sim.batteryLevel;
     const temps: number[] = [];
     for (let h = 0; h < 7 * 24; h++) {
-      clock.advance(HOUR);
+      kit.clock.advance(HOUR);
       const s = sample(sim.readSensors(), {});
       assert.deepEqual(s.faults, [], `hour ${h}`);
       assert.equal(s.readings.ph! >= 6 && s.readings.ph! <= 8.5, true, `pH ${s.readings.ph}`);
       if (h < 24) temps.push(sim.temperature);
     }
     assert.ok(Math.max(...temps) - Math.min(...temps) > 3.5 && Math.max(...temps) - Math.min(...temps) < 4.5, "a ~4 C daily swing");
-    const { clock: c2, host: h2 } = fakeHost();
-    const fresh = new SimulatedWaterSystem(h2);
+    const other = kitFor();
+    const fresh = new SimulatedWaterSystem(other.device);
     const before = fresh.chlorine;
-    c2.advance(8 * HOUR);
+    other.clock.advance(8 * HOUR);
     const ratio = fresh.chlorine / before;
     assert.ok(ratio > 0.3 && ratio < 0.7, `chlorine fell to ${ratio} of itself in 8 h`);
     assert.ok(chlorine0 > sim.chlorine);
@@ -362,8 +406,9 @@ describe("dese: simulation", () => {
   });
 
   it("answers the pumps: acid lowers pH, base raises it, dosing raises chlorine, circulation makes flow", () => {
-    const { clock, host } = fakeHost();
-    const sim = new SimulatedWaterSystem(host);
+    const kit = kitFor();
+    const clock = kit.clock;
+    const sim = new SimulatedWaterSystem(kit.device);
     const ph = sim.ph;
     sim.setPump(PUMPS.acid, true);
     clock.advance(5 * MINUTE);
@@ -402,20 +447,29 @@ describe("dese: settings and options", () => {
     assert.equal("telemetry_interval" in patch, false);
   });
 
-  it("drops stored settings that no longer validate in favour of the defaults", () => {
+  it("drops stored settings that no longer validate in favour of the defaults, and keeps valid ones across a restart", async () => {
     const store = new MemorySettingsStore();
     store.set(SETTINGS_KEY, { ...DEFAULT_SETTINGS, telemetry_interval: -5 });
     assert.deepEqual(new Settings(store, SETTINGS_KEY, DEFAULT_SETTINGS, validateSettings).value, DEFAULT_SETTINGS);
+    const first = await started({}, store);
+    await first.deliver("commands", command("set_chlorine_target", { target_chlorine: 3 }));
+    await stop(first);
+    const second = await started({}, store);
+    assert.equal(second.product.settings.value.chlorine_target, 3);
   });
 
-  it("reads options from the host's configuration and refuses bad ones", () => {
-    assert.equal(readOptions({}).org, "org-123");
-    assert.equal(readOptions({ status_interval_ms: "1000" }).statusIntervalMs, 1000);
-    assert.throws(() => readOptions({ org: "a/b" }), RangeError);
-    assert.throws(() => readOptions({ org: "+" }), RangeError);
-    assert.throws(() => readOptions({ outbox_max_messages: "lots" }), /outbox_max_messages/);
-    const { host } = fakeHost();
-    assert.throws(() => createDese({ ...host, deviceId: "esp32/#" }, new SimulatedWaterSystem(host)), RangeError);
+  it("reads options from the host's configuration and refuses bad or unknown ones", () => {
+    assert.equal(readOptions(OPTIONS, {}).org, "org-123");
+    assert.equal(readOptions(OPTIONS, { status_interval_ms: "1000" }).status_interval_ms, 1000);
+    assert.throws(() => readOptions(OPTIONS, { org: "a/b" }), RangeError);
+    assert.throws(() => readOptions(OPTIONS, { org: "+" }), RangeError);
+    assert.throws(() => readOptions(OPTIONS, { outbox_max_messages: "lots" }), /outbox_max_messages/);
+    assert.throws(() => readOptions(OPTIONS, { alert_burst: "1.5" }), /alert_burst.*integer/);
+    assert.throws(() => readOptions(OPTIONS, { telemetry_interval: "1000" }), /unknown option "telemetry_interval"/);
+    const kit = new Kit({ deviceId: "esp32/#" });
+    assert.throws(() => createDese(kit.device, new SimulatedWaterSystem(kit.device)), RangeError);
+    const typo = new Kit({ deviceId: ID, config: { orgg: "org-1" } });
+    assert.throws(() => createDese(typo.device, new SimulatedWaterSystem(typo.device)), /unknown option "orgg"/);
   });
 });
 
@@ -423,12 +477,14 @@ describe("dese: definition", () => {
   it("names devices, filters one device's topics, and builds the companion's commands", () => {
     assert.equal(definition.name, "dese");
     assert.equal(definition.deviceId(0), "esp32-001");
+    assert.deepEqual(readOptions(OPTIONS, definition.defaults), readOptions(OPTIONS, {}), "the defaults are the options' defaults");
     assert.equal(definition.topicFilter("esp32-002", { org: "org-9" }), "devices/org-9/esp32-002/#");
     assert.deepEqual(Object.keys(definition.commands).sort(), ["calibrate_sensor", "reboot", "reset_config", "set_chlorine_target", "set_ph_target", "set_pump"]);
     const r = definition.command("esp32-001", {}, definition.example.command, definition.example.params);
-    assert.equal(r.topic, "devices/org-123/esp32-001/commands");
+    assert.deepEqual([r.topic, r.qos, r.retain], ["devices/org-123/esp32-001/commands", 1, false]);
     assert.equal(r.responseTopic, "devices/org-123/esp32-001/command_response");
     const payload = r.payload as Payload;
+    assert.deepEqual([payload.device_id, payload.organization_id], ["esp32-001", "org-123"]);
     assert.equal(r.isResponse({ command_id: payload.command_id, success: true }), true);
     assert.equal(r.isResponse({ command_id: "other", success: true }), false);
     assert.equal((definition.command("esp32-001", {}, "reboot", {}).payload as Payload).parameters, undefined);
@@ -438,9 +494,9 @@ describe("dese: definition", () => {
   });
 
   it("simulate() gives a product on simulated hardware", () => {
-    const { host } = fakeHost();
-    const p = definition.simulate(host) as DeseProduct;
-    assert.equal(p.topics.telemetry, `${BASE}telemetry`);
+    const kit = kitFor();
+    const p = definition.simulate(kit.device) as DeseProduct;
+    assert.deepEqual(p.topics.telemetry, { topic: `${BASE}telemetry`, qos: 1, retain: false });
     for (const s of SENSORS) assert.equal(typeof p.control().readings[s], "number", s);
   });
 });

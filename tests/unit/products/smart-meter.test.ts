@@ -1,128 +1,33 @@
-// The smart meter's logic on a fake clock and a scripted client: integration and the
-// 30 s report period, tariff, relay at zero balance, low-balance threshold, status on
-// change and heartbeat, balance commands (stale, malformed, unknown), the resync request
-// on every connect, and the ledger's promise: consumption measured offline or across a
-// restart is reported, never lost and never counted twice. Plus config, the companion's
-// command builder and the simulated household.
+// The smart meter's logic on the test kit (a real Device and client, a scripted broker, a
+// fake clock) with a scripted load: integration and the 30 s report period, tariff, relay
+// at zero balance, low-balance threshold, status on change and heartbeat, balance commands
+// (stale, malformed, unknown), the will and the resync request on every connect, and the
+// ledger's promise: consumption measured offline or across a restart is reported, never
+// lost and never counted twice. Plus options, the companion's command builder and the
+// simulated household. Every message the meter publishes is checked against index.json
+// and its schema after each test.
 
 import assert from "node:assert/strict";
-import { Emitter } from "../../../modules/mqtt/emitter.js";
-import type { ClientEvents, MessageHandler, MqttClient, PublishOptions } from "../../../modules/mqtt/client.js";
-import { MqttError } from "../../../modules/mqtt/errors.js";
 import { MemorySettingsStore } from "../../../modules/device/settings.js";
 import type { SettingsStore } from "../../../modules/device/settings.js";
 import { SimulatedRelay } from "../../../modules/device/hardware.js";
-import type { ProductClientOptions, ProductHost } from "../../../modules/device/product.js";
 import { prng } from "../../../modules/device/prng.js";
-import { createSmartMeter, definition } from "../../../modules/products/smart-meter/index.js";
-import type { SmartMeter, MeterHardware, Reading } from "../../../modules/products/smart-meter/index.js";
-import { LEDGER_KEY } from "../../../modules/products/smart-meter/meter.js";
-import { parseConfig } from "../../../modules/products/smart-meter/config.js";
+import { definition } from "../../../modules/products/smart-meter/index.js";
+import { LEDGER_KEY, createSmartMeter } from "../../../modules/products/smart-meter/product.js";
+import type { SmartMeter } from "../../../modules/products/smart-meter/product.js";
+import type { MeterHardware, Reading } from "../../../modules/products/smart-meter/hardware.js";
+import { readMeterOptions } from "../../../modules/products/smart-meter/options.js";
 import { EnergyIntegrator } from "../../../modules/products/smart-meter/integrator.js";
 import { SimulatedMeterHardware } from "../../../modules/products/smart-meter/simulation.js";
 import { ProductSchemas } from "../../products/harness.js";
-import { FakeClock, microtasks } from "../fakes.js";
+import { Kit } from "../../kit/index.js";
+import * as P from "../../../modules/mqtt/packets.js";
+import type { Packet, PublishPacket } from "../../../modules/mqtt/packets.js";
 
 const schemas = new ProductSchemas("smart-meter");
 const T0 = 1_700_000_000_000;
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-interface Wire {
-  topic: string;
-  payload: Record<string, unknown>;
-  qos: number;
-  retain: boolean;
-}
-
-/**
- * A client double: QoS 0 publishes reach the "broker" only while connected; QoS 1 publishes
- * wait in order (the real client's outbox) and reach it on connect, acknowledged at once
- * unless `manualAck`. `wire` is what the broker received, in order.
- */
-class ScriptedClient extends Emitter<ClientEvents> {
-  connected = false;
-  manualAck = false;
-  readonly wire: Wire[] = [];
-  readonly #outbox: { m: Wire; resolve(): void; reject(e: MqttError): void }[] = [];
-  /** Sent, awaiting PUBACK (manualAck). */
-  readonly #unacked: { resolve(): void }[] = [];
-  #handler: MessageHandler | undefined;
-
-  publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
-    const m: Wire = {
-      topic,
-      payload: JSON.parse(typeof payload === "string" ? payload : td.decode(payload)) as Record<string, unknown>,
-      qos: options.qos ?? 0,
-      retain: options.retain ?? false,
-    };
-    const problem = schemas.check({ topic, payload: te.encode(JSON.stringify(m.payload)), qos: m.qos, retain: m.retain });
-    assert.equal(problem, undefined, problem);
-    if (m.qos === 0) {
-      if (!this.connected) return Promise.reject(new MqttError("DISCONNECTED", "offline"));
-      this.wire.push(m);
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      this.#outbox.push({ m, resolve, reject });
-      if (this.connected) this.#flush();
-    });
-  }
-
-  subscribe(_filter: string | string[], _options: { qos?: number } = {}, handler?: MessageHandler): Promise<number[]> {
-    this.#handler = handler;
-    return Promise.resolve([1]);
-  }
-
-  connect(): Promise<{ sessionPresent: boolean }> {
-    return new Promise(() => {}); // the test decides when the link is up
-  }
-
-  /** The link comes up: queued messages go first, then the connected event. */
-  goOnline(): void {
-    this.connected = true;
-    this.#flush();
-    this.emit("connected", { sessionPresent: false });
-  }
-
-  goOffline(): void {
-    this.connected = false;
-    this.emit("disconnected", {});
-  }
-
-  /** PUBACK for the oldest n sent messages (manualAck). */
-  ack(n = Infinity): void {
-    for (const u of this.#unacked.splice(0, n)) u.resolve();
-  }
-
-  /** A broker message on a command topic. */
-  deliver(topic: string, payload: string | Uint8Array): void {
-    this.#handler?.({ topic, payload: typeof payload === "string" ? te.encode(payload) : payload, qos: 1, retain: false, dup: false });
-  }
-
-  disconnect(): Promise<void> {
-    this.connected = false;
-    for (const o of this.#outbox.splice(0)) o.reject(new MqttError("CLOSED", "closed"));
-    return Promise.resolve();
-  }
-
-  abort(): void {
-    this.connected = false;
-  }
-
-  #flush(): void {
-    for (const o of this.#outbox.splice(0)) {
-      this.wire.push(o.m);
-      if (this.manualAck) this.#unacked.push({ resolve: o.resolve });
-      else o.resolve();
-    }
-  }
-
-  of(kind: "consumption" | "status" | "balance" | "request"): Record<string, unknown>[] {
-    const topic = `smartmeter/METER001/${{ consumption: "consumption", status: "status", balance: "balance", request: "request/balance" }[kind]}`;
-    return this.wire.filter((w) => w.topic === topic).map((w) => w.payload);
-  }
-}
 
 class FakeHardware implements MeterHardware {
   readonly relay = new SimulatedRelay();
@@ -139,73 +44,81 @@ class FakeHardware implements MeterHardware {
 }
 
 interface Rig {
-  clock: FakeClock;
-  /** Added to the clock for host.now(): a wall clock that steps while timers do not. */
-  time: { offset: number };
-  /** Power cut: this meter's timers and link die with its RAM; storage survives. */
-  crash(): void;
-  store: SettingsStore;
+  kit: Kit;
   hw: FakeHardware;
-  client: ScriptedClient;
   meter: SmartMeter;
-  logs: string[];
-  clientOptions: ProductClientOptions[];
+  /** Power cut: the link dies without DISCONNECT and this meter's clock stops; storage survives. */
+  crash(): void;
+  /** The broker goes away (the link is cut, new connections are refused). */
+  goOffline(): void;
+  /** The broker takes connections again; the meter reconnects (within its backoff). */
+  goOnline(): Promise<void>;
 }
 
-/** A meter on a fake clock; pass `from` to restart on another rig's clock and storage. */
-function rig(config: Record<string, string> = {}, from?: Pick<Rig, "clock" | "store" | "hw">): Rig {
-  const clock = from?.clock ?? Object.assign(new FakeClock(), { now: T0 });
-  const store = from?.store ?? new MemorySettingsStore();
-  const hw = from?.hw ?? new FakeHardware();
-  const client = new ScriptedClient();
-  const logs: string[] = [];
-  const clientOptions: ProductClientOptions[] = [];
-  const time = { offset: 0 };
-  const handles = new Set<unknown>();
-  const timer = {
-    set: (callback: () => void, ms: number): unknown => {
-      const h: unknown = clock.timer.set(() => { handles.delete(h); callback(); }, ms);
-      handles.add(h);
-      return h;
-    },
-    clear: (h: unknown): void => { handles.delete(h); clock.timer.clear(h); },
-  };
-  const crash = () => {
-    for (const h of handles) clock.timer.clear(h);
-    handles.clear();
-    client.abort();
-  };
-  const host: ProductHost = {
-    deviceId: "METER001",
-    config,
-    timer,
-    now: () => clock.now + time.offset,
-    settings: store,
-    random: prng(7),
-    log: (l) => logs.push(l),
-    createClient: (o) => {
-      clientOptions.push(o);
-      return client as unknown as MqttClient;
-    },
-  };
-  const meter = createSmartMeter(host, hw);
-  meter.start();
-  return { clock, time, crash, store, hw, client, meter, logs, clientOptions };
+const rigs: Rig[] = [];
+
+interface RigOptions {
+  /** Restart: the same flash, the same load, the clock where the earlier meter stopped. */
+  from?: Rig;
+  settings?: SettingsStore;
+  /** The broker is down when the meter boots. */
+  down?: boolean;
+  /** Filters the broker records but never acknowledges (a PUBACK lost with the link). */
+  withhold?: string[];
 }
+
+/** A meter booted on the kit and, unless `down`, connected. */
+async function rig(config: Record<string, string> = {}, options: RigOptions = {}): Promise<Rig> {
+  const kit = new Kit({ deviceId: "METER001", config, start: options.from?.kit.clock.now ?? T0, settings: options.settings ?? options.from?.kit.settings });
+  kit.broker.down = options.down ?? false;
+  for (const f of options.withhold ?? []) kit.broker.withhold.add(f);
+  const hw = options.from?.hw ?? new FakeHardware();
+  const meter = createSmartMeter(kit.device, hw);
+  const r: Rig = {
+    kit, hw, meter,
+    crash: () => kit.device.abort(),
+    goOffline: () => {
+      kit.broker.down = true;
+      kit.broker.cut();
+    },
+    goOnline: async () => {
+      kit.broker.down = false;
+      for (let waited = 0; !kit.device.connected && waited < 30_000; waited += 100) await kit.run(100, 100);
+      assert.ok(kit.device.connected, "reconnected");
+    },
+  };
+  rigs.push(r);
+  meter.start();
+  await kit.settle();
+  return r;
+}
+
+afterEach(() => {
+  for (const r of rigs.splice(0)) {
+    for (const m of r.kit.broker.published) {
+      const problem = schemas.check({ topic: m.topic, payload: te.encode(m.text), qos: m.qos, retain: m.retain });
+      assert.equal(problem, undefined, problem);
+    }
+  }
+});
 
 const CMD = "smartmeter/METER001/command/balance";
-let commandTs = T0 - 60_000;
-/** A balance command with a fresh timestamp. */
-function pay(r: Rig, balance: number, timestamp = ++commandTs): void {
-  r.client.deliver(CMD, JSON.stringify({ balance, timestamp }));
+const TOPIC = { consumption: "consumption", status: "status", balance: "balance", request: "request/balance" } as const;
+
+/** Payloads the broker received on one of the meter's topics, in order. */
+function of(r: Rig, kind: keyof typeof TOPIC): Record<string, unknown>[] {
+  return r.kit.broker.payloads(`smartmeter/METER001/${TOPIC[kind]}`);
 }
 
-/** Advances the fake clock in steps, letting promise callbacks (PUBACKs) run in between. */
-async function run(r: Rig, ms: number, stepMs = 1000): Promise<void> {
-  for (let t = 0; t < ms; t += stepMs) {
-    r.clock.advance(Math.min(stepMs, ms - t));
-    await microtasks();
-  }
+let commandTs = T0 - 60_000;
+/** A balance command with a fresh timestamp, delivered and handled. */
+async function pay(r: Rig, balance: number, timestamp = ++commandTs): Promise<void> {
+  await deliver(r, CMD, JSON.stringify({ balance, timestamp }));
+}
+
+async function deliver(r: Rig, topic: string, payload: string | Uint8Array): Promise<void> {
+  r.kit.broker.deliver(topic, payload);
+  await r.kit.settle();
 }
 
 /** µkWh for a constant power over ms. */
@@ -217,12 +130,11 @@ function near(kwh: unknown, expectedMicro: number): void {
 }
 
 describe("smart-meter: metering on a fake clock", () => {
-  it("integrates V×I and reports every 30 s at QoS 1 with the seed's five fields", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
-    const reports = r.client.of("consumption");
+  it("integrates V×I and reports every 30 s at QoS 1 with the five specified fields", async () => {
+    const r = await rig();
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    const reports = of(r, "consumption");
     assert.equal(reports.length, 1);
     const units = Math.floor(micro(2300, 30_000)) / 1e6; // 0.019166 kWh
     assert.deepEqual(reports[0], {
@@ -232,15 +144,15 @@ describe("smart-meter: metering on a fake clock", () => {
       totalConsumed: units,
       timestamp: T0 + 30_000,
     });
-    assert.equal(r.client.wire.find((w) => w.topic.endsWith("/consumption"))?.qos, 1);
-    await run(r, 60_000);
-    const all = r.client.of("consumption");
+    assert.equal(r.kit.broker.published.find((w) => w.topic.endsWith("/consumption"))?.qos, 1);
+    await r.kit.run(60_000);
+    const all = of(r, "consumption");
     assert.deepEqual(all.map((p) => p.timestamp), [T0 + 30_000, T0 + 60_000, T0 + 90_000]);
     // The register is the sum of the reports, to the µkWh.
     const sum = all.reduce((s, p) => s + Math.round((p.unitsConsumed as number) * 1e6), 0);
     assert.equal(Math.round((all[2].totalConsumed as number) * 1e6), sum);
     assert.ok(Math.abs(sum - micro(2300, 90_000)) < 1, `${sum} µkWh`);
-    assert.ok(r.logs.some((l) => /^Consumption: 0\.0191\d+ kWh$/.test(l)), r.logs.join("\n"));
+    assert.ok(r.kit.logs.some((l) => /^Consumption: 0\.0191\d+ kWh$/.test(l)), r.kit.logs.join("\n"));
   });
 
   it("uses the trapezoid rule between samples as the load changes", () => {
@@ -253,123 +165,113 @@ describe("smart-meter: metering on a fake clock", () => {
   });
 
   it("takes the report period and sampling step from config", async () => {
-    const r = rig({ reportIntervalS: "10", sampleIntervalS: "1" });
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
-    assert.deepEqual(r.client.of("consumption").map((p) => p.timestamp), [T0 + 10_000, T0 + 20_000, T0 + 30_000]);
+    const r = await rig({ reportIntervalS: "10", sampleIntervalS: "1" });
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    assert.deepEqual(of(r, "consumption").map((p) => p.timestamp), [T0 + 10_000, T0 + 20_000, T0 + 30_000]);
   });
 
   it("deducts at the tariff", async () => {
-    const r = rig({ tariff: "2.5" });
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
+    const r = await rig({ tariff: "2.5" });
+    await pay(r, 100);
+    await r.kit.run(30_000);
     const kwh = micro(2300, 30_000) / 1e6;
     assert.ok(Math.abs(r.meter.ledger.balance - (100 - 2.5 * kwh)) < 1e-9);
   });
 
   it("opens the relay when the balance reaches zero, and consumption stops", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 0.01); // 0.01 kWh lasts 15.7 s at 2.3 kW
+    const r = await rig();
+    await pay(r, 0.01); // 0.01 kWh lasts 15.7 s at 2.3 kW
     assert.equal(r.hw.relay.on, true);
-    await run(r, 30_000);
+    await r.kit.run(30_000);
     assert.equal(r.hw.relay.on, false);
     assert.equal(r.meter.ledger.balance, 0);
-    const first = r.client.of("consumption")[0];
+    const first = of(r, "consumption")[0];
     // The step that exhausted the balance is billed in full; nothing after it.
     assert.equal(first.unitsConsumed, Math.floor(micro(2300, 20_000)) / 1e6);
     assert.equal(first.remainingBalance, 0);
-    await run(r, 60_000);
-    assert.deepEqual(r.client.of("consumption").slice(1).map((p) => p.unitsConsumed), [0, 0]);
-    const last = r.client.of("status").at(-1)!;
+    await r.kit.run(60_000);
+    assert.deepEqual(of(r, "consumption").slice(1).map((p) => p.unitsConsumed), [0, 0]);
+    const last = of(r, "status").at(-1)!;
     assert.equal(last.status, "low_balance");
     assert.match(last.message as string, /exhausted/);
     assert.deepEqual(r.hw.relay.changes, [true, false]);
   });
 
   it("announces low_balance at the configured threshold, once, and online again after a top-up", async () => {
-    const r = rig({ lowBalance: "0.05", statusIntervalS: "0" });
-    r.client.goOnline();
-    pay(r, 0.06); // crosses 0.05 after ~15.7 s at 2.3 kW
-    await run(r, 30_000);
+    const r = await rig({ lowBalance: "0.05", statusIntervalS: "0" });
+    await pay(r, 0.06); // crosses 0.05 after ~15.7 s at 2.3 kW
+    await r.kit.run(30_000);
     // On connect the new meter has no balance yet: low_balance, then online after the payment.
-    assert.deepEqual(r.client.of("status").map((s) => s.status), ["low_balance", "online", "low_balance"]);
+    assert.deepEqual(of(r, "status").map((s) => s.status), ["low_balance", "online", "low_balance"]);
     assert.equal(r.hw.relay.on, true, "low is not empty");
-    pay(r, 10);
-    await run(r, 1000);
-    assert.deepEqual(r.client.of("status").map((s) => s.status), ["low_balance", "online", "low_balance", "online"]);
-    const s = r.client.of("status")[2];
+    await pay(r, 10);
+    await r.kit.run(1000);
+    assert.deepEqual(of(r, "status").map((s) => s.status), ["low_balance", "online", "low_balance", "online"]);
+    const s = of(r, "status")[2];
     assert.deepEqual(Object.keys(s).sort(), ["balance", "message", "meterNo", "status", "timestamp", "wifi_rssi"]);
     assert.equal(s.wifi_rssi, -61);
   });
 
   it("publishes status on change only, plus a configurable heartbeat", async () => {
-    const quiet = rig({ statusIntervalS: "0" });
-    quiet.client.goOnline();
-    pay(quiet, 100);
-    await run(quiet, 600_000, 5000);
-    assert.equal(quiet.client.of("status").length, 2, "only the status on connect and the change the payment made");
-    const beating = rig({ statusIntervalS: "120" });
-    beating.client.goOnline();
-    pay(beating, 100);
-    await run(beating, 600_000, 5000);
-    assert.equal(beating.client.of("status").length, 2 + 5);
+    const quiet = await rig({ statusIntervalS: "0" });
+    await pay(quiet, 100);
+    await quiet.kit.run(600_000, 5000);
+    assert.equal(of(quiet, "status").length, 2, "only the status on connect and the change the payment made");
+    const beating = await rig({ statusIntervalS: "120" });
+    await pay(beating, 100);
+    await beating.kit.run(600_000, 5000);
+    assert.equal(of(beating, "status").length, 2 + 5);
   });
 
   it("reports a measurement fault as status error, bills nothing meanwhile, and recovers", async () => {
-    const r = rig({ statusIntervalS: "0" });
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
+    const r = await rig({ statusIntervalS: "0" });
+    await pay(r, 100);
+    await r.kit.run(30_000);
     r.hw.failure = "ADC timeout";
-    await run(r, 30_000);
-    assert.equal(r.client.of("consumption")[1].unitsConsumed, 0, "nothing billed without a reading");
+    await r.kit.run(30_000);
+    assert.equal(of(r, "consumption")[1].unitsConsumed, 0, "nothing billed without a reading");
     r.hw.failure = undefined;
     r.hw.voltage = Number.NaN; // implausible readings are faults too
-    await run(r, 5000);
+    await r.kit.run(5000);
     r.hw.voltage = 230;
-    await run(r, 25_000);
-    const statuses = r.client.of("status");
+    await r.kit.run(25_000);
+    const statuses = of(r, "status");
     assert.deepEqual(statuses.map((s) => s.status), ["low_balance", "online", "error", "error", "online"]);
     assert.match(statuses[2].message as string, /^Measurement fault: sensor failed: ADC timeout$/);
     assert.match(statuses[3].message as string, /^Measurement fault: voltage out of range: NaN$/);
     // After recovery the first good sample is a baseline; 20 s of the last 25 s are billed.
-    near(r.client.of("consumption")[2].unitsConsumed, micro(2300, 20_000));
+    near(of(r, "consumption")[2].unitsConsumed, micro(2300, 20_000));
   });
 });
 
 describe("smart-meter: balance commands", () => {
   it("sets the balance and relay, and acknowledges with a balance report", async () => {
-    const r = rig();
-    r.client.goOnline();
+    const r = await rig();
     assert.equal(r.hw.relay.on, false, "a new meter has no balance");
-    pay(r, 10.5, T0 - 1000);
+    await pay(r, 10.5, T0 - 1000);
     assert.equal(r.hw.relay.on, true);
-    assert.deepEqual(r.client.of("balance"), [{ meterNo: "METER001", balance: 10.5, timestamp: T0 }]);
-    assert.ok(r.logs.includes("Balance updated: 10.5000"));
-    pay(r, 0, T0);
+    assert.deepEqual(of(r, "balance"), [{ meterNo: "METER001", balance: 10.5, timestamp: T0 }]);
+    assert.ok(r.kit.logs.includes("Balance updated: 10.5000"));
+    await pay(r, 0, T0);
     assert.equal(r.hw.relay.on, false, "relay on if and only if balance > 0");
-    assert.equal(r.client.of("balance")[1].balance, 0);
+    assert.equal(of(r, "balance")[1].balance, 0);
   });
 
   it("ignores a command not newer than the last applied one, also after a restart", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 20, T0 - 5000);
-    pay(r, 99, T0 - 6000); // older
-    pay(r, 99, T0 - 5000); // the same again (QoS 1 redelivery): not re-credited
+    const r = await rig();
+    await pay(r, 20, T0 - 5000);
+    await pay(r, 99, T0 - 6000); // older
+    await pay(r, 99, T0 - 5000); // the same again (QoS 1 redelivery): not re-credited
     assert.equal(r.meter.ledger.balance, 20);
-    assert.deepEqual(r.client.of("balance").map((b) => b.balance), [20, 20, 20]);
-    assert.equal(r.logs.filter((l) => l.startsWith("balance command ignored")).length, 2);
+    assert.deepEqual(of(r, "balance").map((b) => b.balance), [20, 20, 20]);
+    assert.equal(r.kit.logs.filter((l) => l.startsWith("balance command ignored")).length, 2);
     r.crash();
-    const again = rig({}, r); // restart on the same storage
-    again.client.goOnline();
-    pay(again, 99, T0 - 5500);
+    const again = await rig({}, { from: r }); // restart on the same storage
+    await pay(again, 99, T0 - 5500);
     assert.equal(again.meter.ledger.balance, 20);
     assert.equal(again.meter.ledger.lastCommandTs, T0 - 5000);
-    pay(again, 30, T0 - 4000);
+    await pay(again, 30, T0 - 4000);
     assert.equal(again.meter.ledger.balance, 30);
   });
 
@@ -385,92 +287,98 @@ describe("smart-meter: balance commands", () => {
   ];
   for (const [what, payload, why] of malformed) {
     it(`answers ${what} with status error and keeps the balance`, async () => {
-      const r = rig({ statusIntervalS: "0" });
+      const r = await rig({ statusIntervalS: "0" });
       r.hw.current = 0; // no load: the balance only moves by command
-      r.client.goOnline();
-      pay(r, 7);
-      r.client.deliver(CMD, payload);
+      await pay(r, 7);
+      await deliver(r, CMD, payload);
       assert.equal(r.meter.ledger.balance, 7);
-      assert.equal(r.client.of("balance").length, 1, "no balance report for a rejected command");
-      const error = r.client.of("status").at(-1)!;
+      assert.equal(of(r, "balance").length, 1, "no balance report for a rejected command");
+      const error = of(r, "status").at(-1)!;
       assert.equal(error.status, "error");
       assert.match(error.message as string, why);
       assert.ok((error.message as string).length <= 128);
-      await run(r, 5000);
-      assert.equal(r.client.of("status").at(-1)!.status, "online", "the steady status follows the error");
-      pay(r, 8);
+      await r.kit.run(5000);
+      assert.equal(of(r, "status").at(-1)!.status, "online", "the steady status follows the error");
+      await pay(r, 8);
       assert.equal(r.meter.ledger.balance, 8, "still taking commands");
     });
   }
 
-  it("answers an unknown command topic with status error", () => {
-    const r = rig();
-    r.client.goOnline();
-    r.client.deliver("smartmeter/METER001/command/reboot", "{}");
-    assert.match(r.client.of("status").at(-1)!.message as string, /unknown_command: unknown command "reboot"/);
+  it("answers an unknown command topic with status error", async () => {
+    const r = await rig();
+    await deliver(r, "smartmeter/METER001/command/reboot", "{}");
+    assert.match(of(r, "status").at(-1)!.message as string, /unknown_command: unknown command "reboot"/);
   });
 
   it("deducts consumption the backend has not acknowledged from a new balance", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 100);
-    r.client.goOffline();
-    await run(r, 45_000); // one report queued, 15 s in the open period
+    const r = await rig({}, { withhold: ["smartmeter/METER001/consumption"] });
+    await pay(r, 100);
+    await r.kit.run(45_000); // one report not acknowledged yet, 15 s in the open period
     const unacknowledged = r.meter.ledger.openMicro + r.meter.ledger.journal.reduce((s, e) => s + e[0], 0);
+    assert.equal(r.meter.ledger.journal.length, 1);
     assert.ok(Math.abs(unacknowledged - micro(2300, 45_000)) < 1);
-    pay(r, 50); // e.g. a payment queued for the meter while it was offline
+    await pay(r, 50); // the backend's balance, billed without the reports it has not received
     assert.ok(Math.abs(r.meter.ledger.balance - (50 - unacknowledged / 1e6)) < 1e-9);
   });
 });
 
 describe("smart-meter: connection, persistence and delivery", () => {
-  it("registers a QoS 0, non-retained will: status offline", () => {
-    const r = rig();
-    const will = r.clientOptions[0].will!;
+  it("connects with a persistent session and a QoS 0, non-retained will (status offline) made at each connect", async () => {
+    const r = await rig();
+    const connect = r.kit.broker.connects[0];
+    assert.equal(connect.clientId, "smartmeter-METER001");
+    assert.equal(connect.clean, false, "commands sent while the meter is offline wait at the broker");
+    const will = r.kit.broker.will!;
     assert.equal(will.topic, "smartmeter/METER001/status");
     assert.equal(will.qos, 0);
     assert.equal(will.retain, false);
-    schemas.assertValid("status", JSON.parse(will.payload as string));
-    assert.equal(JSON.parse(will.payload as string).status, "offline");
-    assert.equal(r.clientOptions[0].clean, false);
+    schemas.assertValid("status", will.json);
+    assert.deepEqual([will.json.status, will.json.message, will.json.balance, will.json.timestamp], ["offline", "Connection lost", 0, T0]);
+    r.hw.current = 0; // the balance stays as paid
+    await pay(r, 10.5);
+    r.kit.broker.cut();
+    assert.equal(of(r, "status").at(-1)!.status, "offline", "the broker published the will");
+    await r.kit.run(5000);
+    assert.equal(r.kit.broker.connects.length, 2);
+    // Asked again at the reconnect: the balance and time of that connection.
+    assert.deepEqual([r.kit.broker.will!.json.balance, r.kit.broker.will!.json.timestamp > T0], [10.5, true]);
   });
 
   it("asks for its balance on every connect: boot, then reconnect", async () => {
-    const r = rig();
-    r.client.goOnline();
-    r.client.goOffline();
-    await run(r, 10_000);
-    r.client.goOnline();
-    assert.deepEqual(r.client.of("request").map((q) => q.reason), ["boot", "reconnect"]);
-    assert.ok(r.client.wire.filter((w) => w.topic.endsWith("/request/balance")).every((w) => w.qos === 1));
-    assert.deepEqual(r.client.of("status").map((s) => s.status), ["low_balance", "low_balance"], "status on each connect");
+    const r = await rig();
+    r.goOffline();
+    await r.kit.run(10_000);
+    await r.goOnline();
+    assert.deepEqual(of(r, "request").map((q) => q.reason), ["boot", "reconnect"]);
+    assert.ok(r.kit.broker.on("smartmeter/METER001/request/balance").every((w) => w.qos === 1 && !w.retain));
+    assert.deepEqual(of(r, "status").map((s) => s.status), ["low_balance", "offline", "low_balance"], "status on each connect, the will between");
   });
 
   it("keeps one balance request in flight: a reconnect before its PUBACK queues no second one", async () => {
-    const r = rig();
-    r.client.manualAck = true;
-    r.client.goOnline();
-    r.client.goOffline();
-    r.client.goOnline(); // the real client resends the unacknowledged request itself
-    assert.equal(r.client.of("request").length, 1);
-    r.client.ack();
-    await microtasks();
-    r.client.goOffline();
-    r.client.goOnline();
-    assert.deepEqual(r.client.of("request").map((q) => q.reason), ["boot", "reconnect"]);
+    const r = await rig({}, { withhold: ["smartmeter/METER001/request/balance"] });
+    r.kit.broker.sessionPresent = true; // the broker keeps the persistent session
+    r.kit.broker.cut();
+    await r.kit.run(5000); // the client resends the unacknowledged request itself
+    const requests = r.kit.broker.on("smartmeter/METER001/request/balance");
+    assert.deepEqual(requests.map((q) => [q.json.reason, q.dup]), [["boot", false], ["boot", true]]);
+    r.kit.broker.withhold.clear();
+    r.kit.broker.cut();
+    await r.kit.run(5000); // the resend is acknowledged now
+    assert.deepEqual(of(r, "request").map((q) => q.reason), ["boot", "boot", "boot"]);
+    r.kit.broker.cut();
+    await r.kit.run(5000);
+    assert.deepEqual(of(r, "request").map((q) => q.reason), ["boot", "boot", "boot", "reconnect"]);
   });
 
   it("reports consumption measured offline after reconnect, in order, each µkWh once", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
-    r.client.goOffline();
-    await run(r, 150_000);
+    const r = await rig();
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    r.goOffline();
+    await r.kit.run(150_000);
     assert.equal(r.meter.ledger.journal.length, 5, "five periods held while offline");
-    r.client.goOnline();
-    await microtasks();
-    const reports = r.client.of("consumption");
+    await r.goOnline();
+    const reports = of(r, "consumption");
     assert.deepEqual(reports.map((p) => p.timestamp), [1, 2, 3, 4, 5, 6].map((i) => T0 + i * 30_000));
     let total = 0;
     for (const p of reports) {
@@ -479,87 +387,83 @@ describe("smart-meter: connection, persistence and delivery", () => {
     }
     assert.equal(r.meter.ledger.journal.length, 0, "acknowledged reports leave the journal");
     // The queued reports reach the broker before the resync request of the reconnect.
-    const order = r.client.wire.map((w) => w.topic.split("/").slice(2).join("/"));
+    const order = r.kit.broker.published.map((w) => w.topic.split("/").slice(2).join("/"));
     assert.ok(order.lastIndexOf("consumption") < order.lastIndexOf("request/balance"));
   });
 
   it("does not journal empty periods while offline", async () => {
-    const r = rig();
-    r.client.goOffline();
-    await run(r, 300_000, 5000);
+    const r = await rig({}, { down: true });
+    await r.kit.run(300_000, 5000);
     assert.equal(r.meter.ledger.journal.length, 0);
-    r.client.goOnline();
-    await run(r, 30_000, 5000);
-    assert.deepEqual(r.client.of("consumption").map((p) => p.unitsConsumed), [0], "online, an empty period is still reported");
+    assert.equal(r.kit.broker.published.length, 0);
+    await r.goOnline();
+    await r.kit.run(30_000, 5000);
+    assert.deepEqual(of(r, "consumption").map((p) => p.unitsConsumed), [0], "online, an empty period is still reported");
   });
 
   it("persists every step: a restart loses at most one step and counts nothing twice", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 12_000); // steps at 5 s and 10 s persisted; 2 s since
+    const r = await rig();
+    await pay(r, 100);
+    await r.kit.run(12_000); // steps at 5 s and 10 s persisted; 2 s since
     r.crash(); // power cut: RAM is gone
-    const stored = r.store.get<{ openMicro: number }>(LEDGER_KEY)!;
+    const stored = r.kit.settings.get<{ openMicro: number }>(LEDGER_KEY)!;
     assert.ok(Math.abs(stored.openMicro - micro(2300, 10_000)) < 1e-6);
-    const again = rig({}, r);
-    again.client.goOnline();
-    await run(again, 30_000);
-    const report = again.client.of("consumption")[0];
+    const again = await rig({}, { from: r });
+    await again.kit.run(30_000);
+    const report = of(again, "consumption")[0];
     // 10 s from before the cut; after it, the first sample is a baseline.
     assert.equal(report.unitsConsumed, Math.floor(micro(2300, 10_000) + micro(2300, 30_000)) / 1e6);
   });
 
   it("resends a report after a restart between publish and PUBACK, identical, and never again once acknowledged", async () => {
-    const r = rig();
-    r.client.manualAck = true;
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 30_000);
-    const sent = r.client.of("consumption");
+    const withhold = ["smartmeter/METER001/consumption"];
+    const r = await rig({}, { withhold });
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    const sent = of(r, "consumption");
     assert.equal(sent.length, 1);
     r.crash(); // the broker may have it, the PUBACK never came
-    const again = rig({}, r);
-    again.client.manualAck = true;
-    again.client.goOnline();
+    const again = await rig({}, { from: r, withhold });
     // The same report (same timestamp and totalConsumed: the backend's idempotence key) goes first.
-    assert.deepEqual(again.client.of("consumption"), sent);
-    again.client.ack();
-    await microtasks();
+    assert.deepEqual(of(again, "consumption"), sent);
+    assert.equal(again.meter.ledger.journal.length, 1, "kept until acknowledged");
+    again.kit.broker.withhold.clear();
+    again.kit.broker.cut();
+    await again.kit.run(5000); // the client resends it; now the PUBACK comes
+    assert.deepEqual(of(again, "consumption"), [sent[0], sent[0]]);
     assert.equal(again.meter.ledger.journal.length, 0);
     again.crash();
-    const third = rig({}, r);
-    third.client.goOnline();
-    await run(third, 30_000);
-    const next = third.client.of("consumption");
+    const third = await rig({}, { from: again });
+    await third.kit.run(30_000);
+    const next = of(third, "consumption");
     assert.equal(next.length, 1, "no replay after the PUBACK");
     assert.ok((next[0].timestamp as number) > (sent[0].timestamp as number));
     assert.equal(Math.round(((next[0].totalConsumed as number) - (sent[0].totalConsumed as number)) * 1e6), Math.round((next[0].unitsConsumed as number) * 1e6));
   });
 
   it("keeps at most maxBacklog reports; beyond that the open period grows and nothing is lost", async () => {
-    const r = rig({ maxBacklog: "3" });
-    r.client.goOnline();
-    pay(r, 1000);
-    r.client.goOffline();
-    await run(r, 300_000, 5000); // ten periods
+    const r = await rig({ maxBacklog: "3" });
+    await pay(r, 1000);
+    r.goOffline();
+    await r.kit.run(300_000, 5000); // ten periods
     assert.equal(r.meter.ledger.journal.length, 3);
-    assert.ok(r.logs.some((l) => l.startsWith("report backlog full (3)")));
-    r.client.goOnline();
-    await run(r, 30_000, 5000);
-    const reports = r.client.of("consumption");
+    assert.ok(r.kit.logs.some((l) => l.startsWith("report backlog full (3)")));
+    await r.goOnline();
+    await r.kit.run(30_000 - (r.kit.clock.now - T0 - 300_000), 5000);
+    const reports = of(r, "consumption");
     assert.equal(reports.length, 4);
     const sum = reports.reduce((s, p) => s + Math.round((p.unitsConsumed as number) * 1e6), 0);
     assert.ok(Math.abs(sum - micro(2300, 330_000)) < 1, `${sum} µkWh reported, ${micro(2300, 330_000)} measured`);
   });
 
   it("keeps report timestamps strictly increasing when the clock steps back", async () => {
-    const r = rig({ reportIntervalS: "1", sampleIntervalS: "1" });
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 2000);
-    r.time.offset = -10_000; // e.g. SNTP corrects the wall clock
-    await run(r, 3000);
-    const ts = r.client.of("consumption").map((p) => p.timestamp as number);
+    const r = await rig({ reportIntervalS: "1", sampleIntervalS: "1" });
+    await pay(r, 100);
+    await r.kit.run(2000);
+    r.kit.platform.now = () => r.kit.clock.now - 10_000; // e.g. SNTP corrects the wall clock
+    await r.kit.run(3000);
+    const ts = of(r, "consumption").map((p) => p.timestamp as number);
+    assert.ok(ts.length >= 4);
     for (let i = 1; i < ts.length; i++) assert.ok(ts[i] > ts[i - 1], ts.join(","));
   });
 
@@ -571,48 +475,55 @@ describe("smart-meter: connection, persistence and delivery", () => {
       set: (k, v) => { if (broken) throw new Error("flash full"); store.set(k, v); },
       delete: (k) => store.delete(k),
     };
-    const r = rig({ statusIntervalS: "0" }, { clock: Object.assign(new FakeClock(), { now: T0 }), store: failing, hw: new FakeHardware() });
-    r.client.goOnline();
-    pay(r, 100);
+    const r = await rig({ statusIntervalS: "0" }, { settings: failing });
+    await pay(r, 100);
     broken = true;
-    await run(r, 30_000);
-    assert.equal(r.client.of("status").at(-1)!.status, "error");
-    assert.match(r.client.of("status").at(-1)!.message as string, /Storage fault/);
-    assert.equal(r.client.of("consumption").length, 1, "reports still go out");
+    await r.kit.run(30_000);
+    assert.equal(of(r, "status").at(-1)!.status, "error");
+    assert.match(of(r, "status").at(-1)!.message as string, /Storage fault/);
+    assert.equal(of(r, "consumption").length, 1, "reports still go out");
     broken = false;
-    await run(r, 5000);
-    assert.equal(r.client.of("status").at(-1)!.status, "online");
+    await r.kit.run(5000);
+    assert.equal(of(r, "status").at(-1)!.status, "online");
   });
 
-  it("starts empty from a corrupt ledger and says so", () => {
+  it("starts empty from a corrupt ledger and says so", async () => {
     const store = new MemorySettingsStore();
     store.set(LEDGER_KEY, { balance: "lots" });
-    const r = rig({}, { clock: Object.assign(new FakeClock(), { now: T0 }), store, hw: new FakeHardware() });
+    const r = await rig({}, { settings: store });
     assert.equal(r.meter.ledger.balance, 0);
-    assert.ok(r.logs.some((l) => l.startsWith("ledger corrupt (balance)")));
+    assert.ok(r.kit.logs.some((l) => l.startsWith("ledger corrupt (balance)")));
   });
 
   it("stop() says offline and keeps the open period for the next boot", async () => {
-    const r = rig();
-    r.client.goOnline();
-    pay(r, 100);
-    await run(r, 12_000);
+    const r = await rig();
+    await pay(r, 100);
+    await r.kit.run(12_000);
+    const socket = r.kit.net.last;
     await r.meter.stop();
-    const last = r.client.of("status").at(-1)!;
-    assert.equal(last.status, "offline");
-    assert.equal(last.message, "Meter stopped");
-    assert.ok(r.store.get<{ openMicro: number }>(LEDGER_KEY)!.openMicro > micro(2300, 11_999));
-    assert.deepEqual(r.clock.pending, [], "no timers left");
+    // The goodbye and DISCONNECT were written before the socket closed; the broker reads them there.
+    const [goodbye, disconnect] = socket.take() as [PublishPacket, Packet];
+    assert.equal(disconnect.type, P.DISCONNECT, "a clean DISCONNECT: the broker drops the will");
+    assert.deepEqual([goodbye.topic, goodbye.qos, goodbye.retain], ["smartmeter/METER001/status", 0, false]);
+    const last = JSON.parse(td.decode(goodbye.payload)) as Record<string, unknown>;
+    schemas.assertValid("status", last);
+    assert.deepEqual([last.status, last.message], ["offline", "Meter stopped"]);
+    assert.ok(r.kit.settings.get<{ openMicro: number }>(LEDGER_KEY)!.openMicro > micro(2300, 11_999));
+    assert.deepEqual(r.kit.clock.pending, [], "no timers left");
   });
 });
 
 describe("smart-meter: config, companion and simulation", () => {
-  it("rejects bad config values by name", () => {
-    assert.throws(() => parseConfig({ tariff: "free" }), /config tariff must be a number/);
-    assert.throws(() => parseConfig({ reportIntervalS: "0" }), /reportIntervalS/);
-    assert.throws(() => parseConfig({ sampleIntervalS: "60" }), /sampleIntervalS \(60\) must not exceed reportIntervalS/);
-    assert.throws(() => parseConfig({ maxBacklog: "0" }), /maxBacklog/);
-    assert.deepEqual(parseConfig({}), { tariff: 1, lowBalance: 1, reportIntervalMs: 30_000, sampleIntervalMs: 5000, statusIntervalMs: 300_000, maxBacklog: 40 });
+  it("reads its options once, refusing bad values and unknown keys by name", async () => {
+    assert.throws(() => readMeterOptions({ tariff: "free" }), /tariff="free": must be a number/);
+    assert.throws(() => readMeterOptions({ reportIntervalS: "0" }), /reportIntervalS="0": must be at least 0.1/);
+    assert.throws(() => readMeterOptions({ sampleIntervalS: "60" }), /sampleIntervalS \(60\) must not exceed reportIntervalS/);
+    assert.throws(() => readMeterOptions({ maxBacklog: "0" }), /maxBacklog/);
+    assert.throws(() => readMeterOptions({ maxBacklog: "2.5" }), /maxBacklog="2.5": must be an integer/);
+    assert.throws(() => readMeterOptions({ tarif: "2" }), (e) => e instanceof RangeError && /unknown option "tarif"/.test(e.message));
+    assert.deepEqual(readMeterOptions({}), { tariff: 1, lowBalance: 1, reportIntervalMs: 30_000, sampleIntervalMs: 5000, statusIntervalMs: 300_000, maxBacklog: 40 });
+    assert.deepEqual(readMeterOptions(definition.defaults), readMeterOptions({}));
+    assert.throws(() => createSmartMeter(new Kit({ deviceId: "METER001", config: { root: "site1" } }).device, new FakeHardware()), /unknown option "root"/);
   });
 
   it("builds the balance command for the companion and refuses bad input with the usage", () => {

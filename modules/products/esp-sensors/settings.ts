@@ -1,12 +1,19 @@
-// The node's configuration: the seed's mqtt_config (lines 158-181) plus update_interval,
-// in the shape of the config message (schemas/config.schema.json) so one validator checks
-// both. Defaults come from the host's configuration; a config message read from the broker
-// is merged over them, validated whole, and persisted before it takes effect.
+// The node's persisted configuration: the specification's mqtt_config plus update_interval, in the shape
+// of the config message (schemas/config.schema.json) so one validator checks both. The host's
+// options give the starting values (version 0); a config message read from the broker is
+// checked by the shared CommandDispatcher against the schema, merged over them, validated
+// whole, and persisted before it takes effect.
 
-import type { Validator } from "../../device/commands.js";
+import { CommandDispatcher } from "../../device/commands.js";
+import type { JsonObject, Validator } from "../../device/commands.js";
 import { schemaValidator } from "../../device/schema.js";
-import { decodeUtf8 } from "../../mqtt/utf8.js";
+import { readOptions } from "../../device/options.js";
+import { OPTIONS } from "./options.js";
+import type { EspOptions } from "./options.js";
 import { config as compiledConfigSchema } from "./validators.js";
+
+/** Where the configuration persists (Preference keys are at most 15 characters). */
+export const SETTINGS_KEY = "espcfg";
 
 export interface ReconnectConfig {
   enabled: boolean;
@@ -49,7 +56,7 @@ export interface EspConfig {
   mqtt: MqttConfig;
 }
 
-/** The reconnect defaults of the seed (lines 172-180). */
+/** The specification's reconnect defaults. */
 export const SEED_RECONNECT: ReconnectConfig = { enabled: true, max_attempts: 3, backoff_factor: 2, min_interval: 3600, max_interval: 21600 };
 
 /**
@@ -59,38 +66,30 @@ export const SEED_RECONNECT: ReconnectConfig = { enabled: true, max_attempts: 3,
 export const MAX_CONFIG_BYTES = 3072;
 const MAX_STORED_CONFIG_CHARS = 3800;
 
-/** Host configuration (text) to the node's default configuration; throws RangeError on bad values. */
-export function defaultConfig(host: Readonly<Record<string, string>>): EspConfig {
+/** The configuration the host's options give, before any config message; throws RangeError when invalid. */
+export function settingsFor(options: EspOptions): EspConfig {
   const config: EspConfig = {
     version: 0,
-    update_interval: hostNumber(host, "update_interval", 60),
+    update_interval: options.update_interval,
     mqtt: {
       enabled: true,
-      keepalive: hostNumber(host, "keepalive", 60),
-      topic_data_prefix: host.topic_data_prefix ?? "/homecontrol/device/data",
-      topic_config: host.topic_config ?? "/homecontrol/device/config",
-      load_config_from_mqtt: (host.load_config_from_mqtt ?? "true") !== "false",
-      config_wait_time: hostNumber(host, "config_wait_time", 1.0),
+      keepalive: options.keepalive,
+      topic_data_prefix: options.topic_data_prefix,
+      topic_config: options.topic_config,
+      load_config_from_mqtt: options.load_config_from_mqtt,
+      config_wait_time: options.config_wait_time,
       reconnect: { ...SEED_RECONNECT },
     },
   };
-  const error = validateConfig(config);
+  const error = validateSettings(config);
   if (error) throw new RangeError(`esp-sensors host configuration: ${error}`);
   return config;
-}
-
-function hostNumber(host: Readonly<Record<string, string>>, key: string, fallback: number): number {
-  const text = host[key];
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n)) throw new RangeError(`esp-sensors host configuration: ${key} must be a number, not "${text}"`);
-  return n;
 }
 
 const checkSchema = schemaValidator(compiledConfigSchema);
 
 /** The stored configuration's check: the message schema plus the rules between fields. */
-export const validateConfig: Validator = (value) => {
+export const validateSettings: Validator = (value) => {
   const v = value as EspConfig;
   // Version 0 marks the host's defaults, which the message schema (version >= 1) does not admit.
   const error = checkSchema(typeof v?.version === "number" && v.version === 0 ? { ...v, version: 1 } : value);
@@ -102,9 +101,8 @@ export const validateConfig: Validator = (value) => {
   return undefined;
 };
 
-export type ConfigParse =
-  | { ok: true; message: EspConfigMessage }
-  | { ok: false; error: string };
+/** The configuration of a node whose host sets no option. */
+export const DEFAULT_SETTINGS: Readonly<EspConfig> = settingsFor(readOptions(OPTIONS, {}));
 
 /** A config message as the schema admits it: every key but version optional. */
 export interface EspConfigMessage {
@@ -113,24 +111,27 @@ export interface EspConfigMessage {
   mqtt?: Partial<Omit<MqttConfig, "reconnect">> & { reconnect?: Partial<ReconnectConfig> & { attempt_count?: number; last_attempt_time?: number } };
 }
 
-/** Parses and validates a config message's payload; never throws. */
-export function parseConfigMessage(payload: Uint8Array): ConfigParse {
-  if (payload.length === 0) return { ok: false, error: "empty payload" };
-  if (payload.length > MAX_CONFIG_BYTES) return { ok: false, error: `payload of ${payload.length} bytes exceeds ${MAX_CONFIG_BYTES}` };
-  let value: unknown;
-  try {
-    value = JSON.parse(decodeUtf8(payload, 0, payload.length));
-  } catch (e) {
-    return { ok: false, error: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, error: "message: must be a JSON object" };
+/**
+ * A config message's check after parsing (the CommandDispatcher's validate): the schema, then
+ * the values that would cut the only channel that could turn them on again.
+ */
+export const checkConfigMessage: Validator = (value) => {
   const error = checkSchema(value);
-  if (error) return { ok: false, error };
+  if (error) return error;
   const message = value as EspConfigMessage;
-  // Turning these off over MQTT would cut the only channel that could turn them on again.
-  if (message.mqtt?.enabled === false) return { ok: false, error: "mqtt.enabled: false would disconnect the node for good; refused over MQTT" };
-  if (message.mqtt?.load_config_from_mqtt === false) return { ok: false, error: "mqtt.load_config_from_mqtt: false would stop all further updates; refused over MQTT" };
-  return { ok: true, message };
+  if (message.mqtt?.enabled === false) return "mqtt.enabled: false would disconnect the node for good; refused over MQTT";
+  if (message.mqtt?.load_config_from_mqtt === false) return "mqtt.load_config_from_mqtt: false would stop all further updates; refused over MQTT";
+  return undefined;
+};
+
+/**
+ * The shared parse and schema check for config messages: malformed JSON, a non-object or a
+ * schema failure become error outcomes; `apply` runs a valid one (throwing: a "failed" outcome).
+ * The message names no command: the node reads it with dispatchAs("config", ...).
+ */
+export function configDispatcher(apply: (message: EspConfigMessage) => JsonObject): CommandDispatcher {
+  return new CommandDispatcher({ idField: "version", nameField: "command" })
+    .register("config", { validate: checkConfigMessage, run: (request) => apply(request as EspConfigMessage) });
 }
 
 /**
