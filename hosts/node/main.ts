@@ -12,7 +12,7 @@ import { createNodeClient } from "./client.js";
 import { nodePlatform } from "./platform.js";
 import { Device } from "../../modules/device/device.js";
 import { configFor, parseBroker, parseSettings, tlsFilesFromEnv, writeSession, removeSession } from "./session.js";
-import type { Session, TlsFiles } from "./session.js";
+import type { SessionFile, TlsFiles } from "./session.js";
 
 const USAGE = `npm start -- [options]
   --broker URL            use this broker (mqtt://host:port or mqtts://...) instead of the embedded aedes; also MQTT_URL
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   // Every device is created before anything is written or started: a bad setting (the
   // product's options refuse unknown keys and bad values) stops here and leaves no session.
   const running: Running[] = [];
-  const devices: Session["devices"] = {};
+  const devices: SessionFile["devices"] = {};
   try {
     args.products.forEach((definition, p) => {
       devices[definition.name] = {};

@@ -18,7 +18,7 @@ export interface Broker {
   secure?: SecureOptions;
 }
 
-export interface Session {
+export interface SessionFile {
   url: string;
   /** Product name -> its settings (defaults merged with --set). */
   config: Record<string, Record<string, string>>;
@@ -93,7 +93,7 @@ export function parseBroker(url: string, files: TlsFiles = {}): Broker {
 
 /** Each product's defaults, then `base` (a running simulator's), then `product.key=value` settings. */
 export function parseSettings(settings: string[], definitions: readonly ProductDefinition[],
-  base: Session["config"] = {}): Record<string, Record<string, string>> {
+  base: SessionFile["config"] = {}): Record<string, Record<string, string>> {
   const config: Record<string, Record<string, string>> = {};
   for (const d of definitions) config[d.name] = { ...d.defaults, ...base[d.name] };
   for (const s of settings) {
@@ -132,7 +132,7 @@ export function parseParams(pairs: string[]): JsonObject {
 
 const file = (state: string): string => path.join(state, "session.json");
 
-export function writeSession(state: string, session: Session): void {
+export function writeSession(state: string, session: SessionFile): void {
   fs.mkdirSync(state, { recursive: true });
   fs.writeFileSync(file(state), JSON.stringify(session, null, 1));
 }
@@ -142,9 +142,9 @@ export function removeSession(state: string, url: string): void {
   if (readSession(state)?.url === url) fs.rmSync(file(state), { force: true });
 }
 
-export function readSession(state: string): Session | undefined {
+export function readSession(state: string): SessionFile | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file(state), "utf8")) as Session;
+    return JSON.parse(fs.readFileSync(file(state), "utf8")) as SessionFile;
   } catch {
     return undefined;
   }

@@ -87,10 +87,13 @@ export interface CommandRoute {
 }
 
 export interface DeviceEvent {
-  kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored" | "queue_failed";
+  /** client_error: what the MQTT client reported with the link up (an oversize message skipped, a full outbox...). */
+  kind: "command_rejected" | "publish_failed" | "subscribe_refused" | "subscribe_restored" | "queue_failed" | "client_error";
   detail: string;
   /** The topic (or filter) concerned, for publish and subscribe reports. */
   topic?: string;
+  /** The client's error, for client_error. */
+  error?: MqttError;
 }
 
 export type DeviceEvents = {
@@ -179,7 +182,11 @@ export class Device extends Emitter<DeviceEvents> {
     if (will) choices.will = will;
     const client = this.#platform.createClient(choices);
     this.#client = client;
-    client.on("error", (e) => this.log(`mqtt: ${e.code} ${e.message}`));
+    // A lost link is the "disconnected" event's to tell; what comes with the link up is reported.
+    client.on("error", (error) => {
+      if (client.connected) this.emit("report", { kind: "client_error", detail: `${error.code}: ${error.message}`, error });
+      else this.log(`mqtt: ${error.code} ${error.message}`);
+    });
     client.on("connected", (e) => {
       if (status) void this.publish({ topic: status.topic, payload: status.online(), qos: status.qos, retain: status.retain ?? true });
       this.emit("connected", e);

@@ -106,6 +106,19 @@ describe("Device runtime on the kit", () => {
     assert.equal(kit.device.refusedFilters.size, 0);
   });
 
+  it("reports what the client reports with the link up (an oversize message skipped) as client_error, and stays connected", async () => {
+    const kit = new Kit({ deviceId: "1" });
+    const reports: { kind: string; code?: string }[] = [];
+    kit.device.on("report", (e) => reports.push({ kind: e.kind, code: e.error?.code }));
+    kit.device.listen("d/1/config", 1, () => {});
+    kit.device.connect({ clientId: "d1", clean: true });
+    await kit.settle();
+    kit.broker.deliver("d/1/config", new Uint8Array(300 * 1024));
+    await kit.settle();
+    assert.deepEqual(reports, [{ kind: "client_error", code: "PACKET_TOO_LARGE" }]);
+    assert.equal(kit.device.connected, true);
+  });
+
   it("bounds the goodbye and the DISCONNECT on a dead link, and may connect again after", async () => {
     const kit = new Kit({ deviceId: "1" });
     kit.device.connect({ clientId: "d1", clean: true, status: STATUS });

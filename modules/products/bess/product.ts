@@ -27,7 +27,7 @@ import { evaluate } from "./conditions.js";
 import type { AlarmDetail, Severity } from "./conditions.js";
 import type { BessHardware, Mode, ModeLimits } from "./hardware.js";
 import { LinkErrors } from "./link.js";
-import { reconnectOptions, SETTINGS_DEFAULTS, SETTINGS_KEY, settingsPatch, settingsValidator } from "./settings.js";
+import { reconnectOptions, DEFAULT_SETTINGS, SETTINGS_KEY, settingsPatch, settingsValidator } from "./settings.js";
 import type { BessSettings } from "./settings.js";
 
 export const FIRMWARE_VERSION = "0.1.0";
@@ -108,7 +108,7 @@ class BessController implements BessProduct {
     this.hardware = hardware;
     this.options = readOptions(OPTIONS, device.config);
     this.routes = bessRoutes(this.options.root);
-    this.settings = new Settings<BessSettings>(device.settings, SETTINGS_KEY, SETTINGS_DEFAULTS, settingsValidator(this.#validate.config));
+    this.settings = new Settings<BessSettings>(device.settings, SETTINGS_KEY, DEFAULT_SETTINGS, settingsValidator(this.#validate.config));
     this.logs = new Logs({
       now: () => device.now(),
       format: (entry) => msg.log(this.routes, device.deviceId, entry),
@@ -232,6 +232,9 @@ class BessController implements BessProduct {
         break;
       case "subscribe_restored":
         this.logs.info("mqtt_client", `Subscription restored: ${e.detail}`);
+        break;
+      case "client_error":
+        if (e.error) this.#link.error(e.error);
         break;
       case "publish_failed":
         // A failed log publication is only written locally, so it cannot feed on itself.

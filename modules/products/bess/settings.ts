@@ -18,14 +18,14 @@ export interface BessSettings extends Record<string, unknown> {
 
 export const SETTINGS_KEY = "bess.settings";
 
-export const SETTINGS_DEFAULTS: BessSettings = {
+export const DEFAULT_SETTINGS: BessSettings = {
   telemetry_interval_ms: 5000,
   log_level: LogLevel.info,
   reconnect_interval_ms: 10_000,
   max_reconnect_attempts: 0,
 };
 
-export const SETTING_NAMES = Object.keys(SETTINGS_DEFAULTS) as (keyof BessSettings & string)[];
+export const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as (keyof BessSettings & string)[];
 
 /** Checks a whole settings object with the config message's validator (which requires a request_id). */
 export function settingsValidator(validateConfig: Validator): Validator {
