@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything `npm test` and `npm start` need on a fresh Debian machine: the npm packages
-# (from package-lock.json) and, for the tests, mosquitto and openssl from Debian.
+# (from package-lock.json) and, for the tests, mosquitto, openssl and chromium (the dashboard's
+# browser test) from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +10,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 if [ "${1:-}" = "--with-broker" ]; then
-  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v openssl >/dev/null 2>&1; then
+  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v openssl >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients openssl
+    $SUDO apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients openssl chromium
   fi
 fi

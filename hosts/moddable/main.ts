@@ -6,6 +6,7 @@
 // before this module is imported. For mqtts, ca= (and cert=/key= for mutual TLS) name files
 // in certs/, embedded as resources; they are loaded and converted once, here.
 
+import { simulate } from "../../modules/device/product.js";
 import Timer from "timer";
 import { text, number, parseBrokerUrl } from "./config.js";
 import { createModdableClient } from "./client.js";
@@ -58,7 +59,7 @@ function start(): void {
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(product.defaults)) config[key] = text(key) || value;
     const deviceId = text("device") || product.deviceId(0);
-    const running = product.simulate(new Device(moddablePlatform({
+    const running = simulate(product, new Device(moddablePlatform({
       deviceId,
       config,
       broker,
@@ -68,7 +69,7 @@ function start(): void {
       maxBackoffMs: number("maxBackoffMs", 10_000),
       seed: number("seed", 1),
       log,
-    })));
+    }))).product;
     running.start();
     return;
   }

@@ -1,18 +1,19 @@
 // `npm start`: the desktop simulator. Starts an embedded aedes broker on 127.0.0.1 (or uses
-// --broker / MQTT_URL), boots simulated devices of the five products, and prints a live view
-// of their traffic. `npm run cmd` (hosts/node/cmd.ts) commands them; it finds the broker and
-// the product settings through <state>/session.json, written here.
+// --broker / MQTT_URL), boots simulated devices of the five products on their emulated
+// buses, and shows their traffic in the terminal and on a web dashboard. `npm run cmd`
+// (hosts/node/cmd.ts) commands them; it finds the broker and the devices through
+// <state>/session.json, written here once everything is valid.
 
-import * as net from "node:net";
-import { Aedes } from "aedes";
-import type { Product, ProductDefinition } from "../../modules/device/product.js";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ProductDefinition } from "../../modules/device/product.js";
 import { products, productNamed } from "../../modules/products/index.js";
-import { topicMatches } from "../../modules/mqtt/topic.js";
-import { createNodeClient } from "./client.js";
-import { nodePlatform } from "./platform.js";
-import { Device } from "../../modules/device/device.js";
-import { configFor, parseBroker, parseSettings, tlsFilesFromEnv, writeSession, removeSession } from "./session.js";
+import { lockState, StateLocked } from "./lock.js";
+import { parseBroker, parseSettings, tlsFilesFromEnv, writeSession, removeSession } from "./session.js";
 import type { SessionFile, TlsFiles } from "./session.js";
+import { Simulator } from "./simulator.js";
+import { attachView } from "./view.js";
+import { startDashboard } from "./web/server.js";
 
 const USAGE = `npm start -- [options]
   --broker URL            use this broker (mqtt://host:port or mqtts://...) instead of the embedded aedes; also MQTT_URL
@@ -23,9 +24,15 @@ const USAGE = `npm start -- [options]
   --count N               devices per product (default 1)
   --set product.key=value product setting, repeatable (e.g. --set dese.org=org-042)
   --state DIR             where devices keep settings and unsent messages (default .state)
+  --fresh                 start from an empty state folder (forgets unsent messages, balances, and backoff such as esp-sensors' hour-long wait)
   --seed N                seed of the simulated hardware (default 1)
   --duration S            stop after S seconds (default: until Ctrl-C)
-  --quiet                 connections only, no message view`;
+  --exit-on-error         exit with status 1 as soon as a device cannot connect, instead of retrying
+  --full                  whole payloads (default: cut at 160 characters)
+  --filter TEXT           only messages of devices or topics containing TEXT (or matching it as a topic filter)
+  --quiet                 connections only, no message view
+  --web-port N            the dashboard's port on 127.0.0.1 (default 8080; a free port if it is taken)
+  --no-web                no dashboard`;
 
 interface Args {
   broker?: string;
@@ -35,18 +42,27 @@ interface Args {
   count: number;
   settings: string[];
   state: string;
+  fresh: boolean;
   seed: number;
   duration: number;
+  exitOnError: boolean;
+  full: boolean;
+  filter?: string;
   quiet: boolean;
+  web: boolean;
+  webPort: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { broker: process.env.MQTT_URL || undefined, tls: tlsFilesFromEnv(), port: 1883, products: [...products], count: 1, settings: [], state: ".state", seed: 1, duration: 0, quiet: false };
+  const args: Args = {
+    broker: process.env.MQTT_URL || undefined, tls: tlsFilesFromEnv(), port: 1883, products: [...products], count: 1, settings: [],
+    state: ".state", fresh: false, seed: 1, duration: 0, exitOnError: false, full: false, quiet: false, web: true, webPort: 8080,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new RangeError(`${flag} needs a value`);
+      if (v === undefined || v.startsWith("--")) throw new RangeError(`${flag} needs a value\n${USAGE}`);
       return v;
     };
     if (flag === "--broker") args.broker = value();
@@ -56,9 +72,15 @@ function parseArgs(argv: string[]): Args {
     else if (flag === "--count") args.count = integer(flag, value(), 1, 100);
     else if (flag === "--set") args.settings.push(value());
     else if (flag === "--state") args.state = value();
+    else if (flag === "--fresh") args.fresh = true;
     else if (flag === "--seed") args.seed = integer(flag, value(), 0, 2 ** 31);
     else if (flag === "--duration") args.duration = integer(flag, value(), 0, 86_400);
+    else if (flag === "--exit-on-error") args.exitOnError = true;
+    else if (flag === "--full") args.full = true;
+    else if (flag === "--filter") args.filter = value();
     else if (flag === "--quiet") args.quiet = true;
+    else if (flag === "--web-port") args.webPort = integer(flag, value(), 0, 65535);
+    else if (flag === "--no-web") args.web = false;
     else if (flag === "--help" || flag === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -73,137 +95,64 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return n;
 }
 
-function listen(server: net.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EADDRINUSE" && port !== 0) resolve(listen(server, 0));
-      else reject(e);
-    });
-    server.listen(port, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
-  });
-}
-
-const COLORS = ["\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m"];
-const paint = process.stdout.isTTY ? (color: string, text: string) => `${color}${text}\x1b[0m` : (_: string, text: string) => text;
-const decoder = new TextDecoder();
-
-interface Running {
-  label: string;
-  color: string;
-  filter: string;
-  product: Product;
-  clientIds: Set<string>;
-}
-
-function time(): string {
-  return new Date().toISOString().slice(11, 23);
+/** Output that survives its reader going away (`npm start | tee log` and Ctrl-C): lines are dropped, the shutdown goes on. */
+function safeWriter(): (line: string) => void {
+  let broken = false;
+  process.stdout.on("error", () => { broken = true; });
+  return (line) => {
+    if (!broken) process.stdout.write(line + "\n");
+  };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const config = parseSettings(args.settings, args.products);
-
-  let broker = args.broker ? parseBroker(args.broker, args.tls) : undefined;
-  let closeBroker = async (): Promise<void> => {};
-  let aedes: Aedes | undefined;
-  if (!broker) {
-    aedes = await Aedes.createBroker();
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-      aedes!.handle(socket);
-    });
-    const port = await listen(server, args.port);
-    broker = { url: `mqtt://127.0.0.1:${port}`, host: "127.0.0.1", port };
-    closeBroker = () => new Promise((resolve) => aedes!.close(() => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }));
+  const broker = args.broker ? parseBroker(args.broker, args.tls) : undefined;
+  const release = lockState(args.state);
+  process.on("exit", release);
+  if (args.fresh) {
+    for (const entry of fs.readdirSync(args.state)) if (entry !== "lock") fs.rmSync(path.join(args.state, entry), { recursive: true, force: true });
   }
-  console.log(`broker ${broker.url}${aedes ? " (embedded aedes)" : ""}`);
+  const write = safeWriter();
 
   // Every device is created before anything is written or started: a bad setting (the
   // product's options refuse unknown keys and bad values) stops here and leaves no session.
-  const running: Running[] = [];
+  const sim = await Simulator.create({ broker, port: args.port, products: args.products, count: args.count, config, state: args.state, seed: args.seed });
   const devices: SessionFile["devices"] = {};
-  try {
-    args.products.forEach((definition, p) => {
-      devices[definition.name] = {};
-      for (let i = 0; i < args.count; i++) {
-        const deviceId = definition.deviceId(i);
-        const deviceConfig = configFor(definition, config[definition.name], deviceId, args.count);
-        devices[definition.name][deviceId] = deviceConfig;
-        running.push(boot(definition, deviceId, deviceConfig, COLORS[p % COLORS.length], args.seed * 1000 + p * 100 + i));
-      }
-    });
-  } catch (e) {
-    await closeBroker();
-    throw e;
-  }
-  writeSession(args.state, { url: broker.url, config, devices });
+  for (const d of sim.devices) (devices[d.product.name] ??= {})[d.deviceId] = d.config;
+  writeSession(args.state, { url: sim.broker.url, config, devices });
+  write(`broker ${sim.broker.url}${sim.embedded ? " (embedded aedes)" : ""}`);
 
-  function boot(definition: ProductDefinition, deviceId: string, deviceConfig: Record<string, string>, color: string, seed: number): Running {
-    const label = `${definition.name}/${deviceId}`;
-    const platform = nodePlatform({
-      product: definition.name, deviceId, broker: broker!, config: deviceConfig, stateDir: args.state,
-      seed, log: (line) => console.log(`${time()} ${paint(color, label)} ${line}`),
-    });
-    const entry: Running = { label, color, filter: definition.topicFilter(deviceId, deviceConfig), product: undefined!, clientIds: new Set() };
-    // Products that sleep connect once per wake: watch every client the platform makes.
-    const createClient = platform.createClient;
-    platform.createClient = (options) => {
-      entry.clientIds.add(options.clientId);
-      return createClient(options);
-    };
-    const device = new Device(platform);
-    device.on("connected", ({ sessionPresent }) => console.log(`${time()} ${paint(color, label)} connected${sessionPresent ? " (session resumed)" : ""}`));
-    device.on("disconnected", ({ error, reconnectInMs }) => {
-      if (error) console.log(`${time()} ${paint(color, label)} disconnected: ${error.message}${reconnectInMs !== undefined ? `, retrying in ${reconnectInMs} ms` : ""}`);
-    });
-    entry.product = definition.simulate(device);
-    return entry;
-  }
+  attachView(sim, { full: args.full, filter: args.filter, quiet: args.quiet, color: process.stdout.isTTY === true, write });
+  const dashboard = args.web ? await startDashboard(sim, args.webPort) : undefined;
+  if (dashboard) write(`dashboard ${dashboard.url}`);
 
-  const show = (topic: string, payload: Uint8Array, qos: number, retain: boolean, from?: string): void => {
-    if (args.quiet) return;
-    const device = running.find((r) => (from !== undefined && r.clientIds.has(from)) || topicMatches(r.filter, topic));
-    const who = device ? paint(device.color, device.label) : "-";
-    const arrow = from === undefined ? " " : device?.clientIds.has(from) ? ">" : "<";
-    const body = decoder.decode(payload);
-    console.log(`${time()} ${who} ${arrow} ${topic} q${qos}${retain ? " retained" : ""} ${body.length > 160 ? body.slice(0, 157) + "..." : body}`);
+  let stopping: Promise<void> | undefined;
+  const stop = (code = 0): Promise<void> => {
+    stopping ??= (async () => {
+      await dashboard?.close();
+      await sim.stop();
+      removeSession(args.state, sim.broker.url);
+      release();
+      process.exit(code);
+    })();
+    return stopping;
   };
-  if (aedes) {
-    // The broker sees each message exactly as published, retain flag included.
-    aedes.on("publish", (packet, client) => {
-      if (client) show(packet.topic, packet.payload as Uint8Array, packet.qos, packet.retain, client.id);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => void stop());
+  if (args.duration > 0) setTimeout(() => void stop(), args.duration * 1000).unref();
+  if (args.exitOnError) {
+    sim.on("link", (d, state, outage) => {
+      if (state !== "down" || !outage) return;
+      process.stderr.write(`${d.label} cannot connect to ${sim.broker.url}: ${outage.lastError}\n`);
+      void stop(1);
     });
-  } else {
-    const monitor = createNodeClient({ host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure, clientId: `monitor-${process.pid}` });
-    monitor.on("error", () => {});
-    await monitor.connect();
-    // One subscription per distinct filter: overlapping ones would print a message per match.
-    await monitor.subscribe([...new Set(running.map((r) => r.filter))], { qos: 2 }, (m) => show(m.topic, m.payload, m.qos, m.retain));
   }
 
-  for (const r of running) r.product.start();
-  console.log(`${running.length} device(s) started; npm run cmd -- <product> <device> <command> [key=value...] commands them. Ctrl-C stops.`);
-
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await Promise.all(running.map((r) => Promise.race([r.product.stop(), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => {})));
-    removeSession(args.state, broker!.url);
-    await closeBroker();
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  if (args.duration > 0) setTimeout(stop, args.duration * 1000);
+  sim.start();
+  write(`${sim.devices.length} device(s) started; npm run cmd -- <product> <device> <command> [key=value...] commands them. Ctrl-C stops.`);
 }
 
 main().catch((e) => {
-  console.error(e instanceof RangeError ? e.message : e);
+  console.error(e instanceof RangeError || e instanceof StateLocked ? e.message : e);
   process.exit(2);
 });

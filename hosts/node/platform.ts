@@ -10,6 +10,8 @@ import type { SecureOptions } from "./tls.js";
 import { nodeTimer } from "./timer.js";
 import { FileStore } from "./file-store.js";
 import { FileSettings } from "./file-settings.js";
+import type { Link } from "./link.js";
+import type { SocketClass } from "../../modules/mqtt/io.js";
 
 export interface NodePlatformOptions {
   product: string;
@@ -19,6 +21,8 @@ export interface NodePlatformOptions {
   stateDir: string;
   seed: number;
   log(line: string): void;
+  /** The device's link, for the simulator's faults. */
+  link?: Link;
 }
 
 export function nodePlatform(options: NodePlatformOptions): Platform {
@@ -40,6 +44,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
       secure: broker.secure,
       reconnect: { initialMs: 500, maxMs: 10_000 },
       store: new FileStore(`${base}.outbox`),
+      ...(options.link ? { link: (io: SocketClass) => options.link!.wrap(io) } : {}),
       ...clientOptions,
     }),
   };

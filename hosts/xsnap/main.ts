@@ -8,6 +8,7 @@
 //   noop               nothing: what the bridge itself costs
 // Every job ends with a "done" call carrying its result or its error (./jobs.ts).
 
+import { simulate } from "../../modules/device/product.js";
 import { Device } from "../../modules/device/device.js";
 import { MqttClient } from "../../modules/mqtt/client.js";
 import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
@@ -131,7 +132,7 @@ const jobs: Record<string, Job> = {
     const deviceId = (args.deviceId as string | undefined) ?? definition.deviceId(0);
     if (running.has(deviceId)) throw new Error(`device ${deviceId} is running`);
     let count = 0;
-    const product = definition.simulate(new Device({
+    const product = simulate(definition, new Device({
       deviceId,
       config: { ...definition.defaults, ...(args.config as Record<string, string> | undefined) },
       timer: xsTimer,
@@ -143,7 +144,7 @@ const jobs: Record<string, Job> = {
         host: "127.0.0.1", port: args.port as number, reconnect: { initialMs: 50, maxMs: 500 },
         ...options, socket: { io: XsSocket }, timer: xsTimer, now, random: prng(++count),
       }),
-    }));
+    })).product;
     running.set(deviceId, product);
     product.start();
   },

@@ -4,14 +4,18 @@ import type { CommandRequest, ProductDefinition } from "../../modules/device/pro
 import { optionDefaults } from "../../modules/device/options.js";
 import { OPTIONS } from "./options.js";
 import { createThermostat } from "./product.js";
-import { SimulatedRoom } from "./simulation.js";
+import { BOARD, thermostatHardware } from "./hardware.js";
+import { emulatedRoom } from "./simulation.js";
 import { topicsFor } from "./topics.js";
 
 export const definition: ProductDefinition = {
   name: "thermostat",
   defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `t${String(index + 1).padStart(3, "0")}`,
-  simulate: (device) => createThermostat(device, new SimulatedRoom(device)),
+  board: BOARD,
+  hardware: (buses) => thermostatHardware(buses),
+  emulate: (device) => ({ buses: emulatedRoom(device) }),
+  create: createThermostat,
   topicFilter: (deviceId) => `thermostat/${deviceId}/#`,
   commands: { set_point: "set_point celsius=<5 to 30>" },
   example: { command: "set_point", params: { celsius: 21 } },

@@ -53,6 +53,7 @@ export async function buildLin(name: string, config: Record<string, string | num
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `lin-${name}-`));
   const root = path.join(out, "preferences");
   fs.mkdirSync(root);
+  fs.mkdirSync(path.join(out, "build"));
   const wrapper = path.join(out, "manifest.json");
   fs.writeFileSync(wrapper, JSON.stringify({
     include: [path.resolve(REPO, manifest ?? "manifest.json")],

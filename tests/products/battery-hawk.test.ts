@@ -15,6 +15,7 @@ import { topicMatches } from "../../modules/mqtt/topic.js";
 import type { Message, MqttClient } from "../../modules/mqtt/client.js";
 import type { Device } from "../../modules/device/device.js";
 import type { Product } from "../../modules/device/product.js";
+import { simulate } from "../../modules/device/product.js";
 import { definition } from "../../modules/products/battery-hawk/index.js";
 import { createBatteryHawk } from "../../modules/products/battery-hawk/product.js";
 import { simulatedMac } from "../../modules/products/battery-hawk/simulation.js";
@@ -290,7 +291,7 @@ describe("battery-hawk on aedes", function () {
       // As the hosts pass it: the product's defaults with overrides, here in the specification's own key.
       config: { ...definition.defaults, topic_prefix: "batteryhawk", poll_interval_ms: "100", scan_interval_ms: "100" },
     });
-    const product = definition.simulate(device);
+    const product = simulate(definition, device).product;
     running.push(product);
     product.start();
     // Both simulated vehicles with both their monitors (the simulated associations apply).

@@ -1,7 +1,9 @@
-// The BESS controller end to end against real brokers. On aedes a SchemaTap checks every
-// message the controller publishes (topic, QoS, retain flag, schema) after each test; on
-// mosquitto the broker goes away while the controller keeps producing, and everything it
-// produced arrives once, in order, when the broker is back.
+// The BESS controller end to end against real brokers, booted as the hosts boot it: its BMS and
+// converter drivers over the emulated RS-485 line (`simulate`; with tuned physics, the same
+// composition with options). On aedes a SchemaTap checks every message the controller
+// publishes (topic, QoS, retain flag, schema) after each test; on mosquitto the broker goes
+// away while the controller keeps producing, and everything it produced arrives once, in
+// order, when the broker is back.
 
 import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
@@ -13,9 +15,10 @@ import type { MqttClient } from "../../modules/mqtt/client.js";
 import type { Device, DeviceEvents } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { SettingsStore } from "../../modules/device/settings.js";
-import { createBess } from "../../modules/products/bess/product.js";
+import { simulate } from "../../modules/device/product.js";
+import { definition } from "../../modules/products/bess/index.js";
 import type { BessProduct } from "../../modules/products/bess/product.js";
-import { SimulatedBess } from "../../modules/products/bess/simulation.js";
+import { emulateBess } from "../../modules/products/bess/simulation.js";
 import type { SimulationOptions } from "../../modules/products/bess/simulation.js";
 import { SETTINGS_KEY } from "../../modules/products/bess/settings.js";
 
@@ -90,7 +93,9 @@ function rig(port: number, options: { sim?: Partial<SimulationOptions>; settings
   const logs: string[] = [];
   const settings = options.settings ?? new MemorySettingsStore();
   const device = productDevice({ port, deviceId: options.deviceId ?? DEVICE, settings, logs, config: options.config, ...(options.now ? { now: options.now } : {}) });
-  const product = createBess(device, new SimulatedBess(device, options.sim));
+  const product = (options.sim
+    ? definition.create(device, definition.hardware(emulateBess(device, options.sim).buses, device))
+    : simulate(definition, device).product) as BessProduct;
   return { product, device, logs, settings };
 }
 

@@ -12,9 +12,9 @@ import { ProductSchemas, SchemaTap, closeHostClients, productDevice } from "./ha
 import type { MqttClient } from "../../modules/mqtt/client.js";
 import type { Device } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
-import { createDese } from "../../modules/products/dese/product.js";
 import type { DeseProduct } from "../../modules/products/dese/product.js";
-import { SimulatedWaterSystem } from "../../modules/products/dese/simulation.js";
+import { EmulatedWater } from "../../modules/products/dese/simulation.js";
+import { simulate } from "../../modules/device/product.js";
 import { DEFAULT_SETTINGS, SETTINGS_KEY } from "../../modules/products/dese/settings.js";
 import type { DeseSettings } from "../../modules/products/dese/settings.js";
 import { definition } from "../../modules/products/dese/index.js";
@@ -105,7 +105,8 @@ describe("dese on aedes (every published message checked at the broker)", functi
     clientId: string;
     device: Device;
     product: DeseProduct;
-    sim: SimulatedWaterSystem;
+    /** The emulated parts behind the buses the drivers run on. */
+    sim: EmulatedWater;
     store: MemorySettingsStore;
     watch: Watch;
     backend: MqttClient;
@@ -125,8 +126,9 @@ describe("dese on aedes (every published message checked at the broker)", functi
       port: broker.port, deviceId: id, settings: store, logs, seed: deviceCount,
       config: { org: ORG, control_interval_ms: "3600000", calibration_ms: "40", ...options.config },
     });
-    const sim = new SimulatedWaterSystem(device);
-    const product = createDese(device, sim);
+    // simulate(definition, device), keeping a handle on the emulated parts.
+    const sim = new EmulatedWater(device);
+    const product = definition.create(device, definition.hardware(sim.buses, device)) as DeseProduct;
     const backend = client(broker.port);
     await backend.connect();
     const base = `devices/${ORG}/${id}/`;
@@ -185,10 +187,10 @@ describe("dese on aedes (every published message checked at the broker)", functi
     assert.equal(r.success, true);
     assert.equal(r.error, null);
     assert.deepEqual(r.response, { pump_id: 1, pump_state: "on", pump_duration: 3600 });
-    assert.equal(d.sim.pumpOn(1), true);
+    assert.equal(d.sim.running(1), true);
     r = await d.call(command(d.id, "set_pump", { pump_id: 1, state: "off" }));
     assert.deepEqual(r.response, { pump_id: 1, pump_state: "off" });
-    assert.equal(d.sim.pumpOn(1), false);
+    assert.equal(d.sim.running(1), false);
     // Targets, persisted.
     r = await d.call(command(d.id, "set_ph_target", { target_ph: 7.2 }));
     assert.deepEqual([r.success, r.response], [true, { target_ph: 7.2 }]);
@@ -225,7 +227,7 @@ describe("dese on aedes (every published message checked at the broker)", functi
     const at = order.indexOf(reboot.command_id);
     assert.deepEqual(order.slice(at, at + 3), [reboot.command_id, "offline", "online"]);
     assert.equal(connects.filter((c) => c === d.clientId).length, 2, "a new connection");
-    assert.equal(d.sim.pumpOn(1), false);
+    assert.equal(d.sim.running(1), false);
     // The rebooted device still answers.
     assert.equal((await d.call(command(d.id, "set_ph_target", { target_ph: 7.3 }))).success, true);
   });
@@ -255,7 +257,7 @@ describe("dese on aedes (every published message checked at the broker)", functi
       assert.equal(r.success, false, what);
       assert.match(r.error, error, what);
     }
-    assert.equal(d.sim.pumpOn(1) || d.sim.pumpOn(3) || d.sim.pumpOn(9), false, "nothing ran");
+    assert.equal(d.sim.running(1) || d.sim.running(3) || d.sim.running(9), false, "nothing ran");
     // Without a usable command_id there is nothing to answer: logged, and a warning alert.
     const uncorrelated: [string, string, RegExp][] = [
       ["bad JSON", "{oops", /^command rejected: malformed_json: payload is not JSON/],
@@ -283,7 +285,7 @@ describe("dese on aedes (every published message checked at the broker)", functi
     await d.send(on);
     const r = await again;
     assert.deepEqual(r.response, { pump_id: 1, pump_state: "on", duplicate: true });
-    assert.equal(d.sim.pumpOn(1), false, "the repeat did not switch the pump on again");
+    assert.equal(d.sim.running(1), false, "the repeat did not switch the pump on again");
   });
 
   it("applies a valid config atomically, persists it, reschedules telemetry and says so on the alert topic", async () => {
@@ -362,20 +364,22 @@ describe("dese on aedes (every published message checked at the broker)", functi
   it("never publishes an out-of-range reading as valid: clamps a required one, drops an optional one, alerts critical, status error until it reads again", async () => {
     const d = await boot();
     d.sim.force("ph", 15.3);
-    d.sim.force("orp", Number.NaN);
+    d.sim.channels.orp.fault = "open"; // unplugged: the ADC reads the rail
     assert.equal(await d.product.publishTelemetry(), true);
     const telemetry = await d.watch.wait("telemetry");
     assert.equal(telemetry.sensors.ph, 14, "clamped into the sensor's 0-14 range");
     assert.equal("orp" in telemetry.sensors, false, "a dead optional probe is left out");
     const phFault = await d.watch.wait("alert", (a) => a.sensor === "ph" && a.severity === "critical");
     assert.match(phFault.message, /ph sensor fault: reading 15.3 outside the sensor range 0 to 14/);
-    await d.watch.wait("alert", (a) => a.sensor === "orp" && a.severity === "critical" && /no reading/.test(a.message));
+    await d.watch.wait("alert", (a) => a.sensor === "orp" && a.severity === "critical" && /no reading \(probe open: ADC at full scale/.test(a.message));
     await d.watch.wait("status", (p) => p.status === "error");
     assert.equal(d.product.status, "error");
     // A dead required probe: no telemetry at all rather than a made-up value.
-    d.sim.force("chlorine", Number.NaN);
+    d.sim.channels.chlorine.fault = "dead"; // the converter fails
     assert.equal(await d.product.publishTelemetry(), false);
     d.sim.release();
+    d.sim.channels.orp.fault = undefined;
+    d.sim.channels.chlorine.fault = undefined;
     d.product.control();
     await d.watch.wait("alert", (a) => a.sensor === "ph" && a.severity === "info");
     await d.watch.wait("status", (p) => p.status === "online", 5000, d.watch.seen.findIndex((s) => s.payload.status === "error"));
@@ -396,9 +400,9 @@ describe("dese on aedes (every published message checked at the broker)", functi
     // A command of its own afterwards: once it is answered, anything earlier would have been too.
     await d.call(command(d.id, "set_ph_target", { target_ph: 7.1 }));
     assert.equal(d.watch.of("command_response").length, 1);
-    assert.equal(d.sim.pumpOn(1), false);
+    assert.equal(d.sim.running(1), false);
     assert.equal(d.product.settings.value.telemetry_interval, DEFAULT_SETTINGS.telemetry_interval);
-    assert.equal(other.sim.pumpOn(1), true, "the other device took its own command");
+    assert.equal(other.sim.running(1), true, "the other device took its own command");
     for (const m of tap.seen) {
       const [, org, device] = m.topic.split("/");
       assert.equal(org, ORG);
@@ -452,7 +456,7 @@ describe("dese on mosquitto: broker down while the device keeps measuring", func
       port: mosquitto.port, deviceId: id, now: () => (clock += 1000),
       config: { org: ORG, control_interval_ms: "3600000" },
     });
-    const product = createDese(device, new SimulatedWaterSystem(device));
+    const product = simulate(definition, device).product as DeseProduct;
     // The backend keeps a persistent session, so the broker holds what arrives while it reconnects.
     const backend = client(mosquitto.port, { clientId: `backend-${process.pid}`, clean: false });
     await backend.connect();

@@ -1,8 +1,10 @@
 // esp-sensors end to end against real brokers, on a Device over the Node platform. On aedes a
 // SchemaTap checks every PUBLISH the node's clients send, at the broker, with its exact QoS and
 // retain flag (afterEach). On mosquitto the broker goes away while the node keeps waking, and
-// comes back. Each wake is awaited (product.wake()); "deep sleep" is a new Device and product
-// on the same settings store.
+// comes back. The node runs its drivers (SHT3x over I2C, deep sleep) over emulated buses.
+// Each wake is awaited (product.wake()); "deep sleep" is a new Device and product on the same
+// settings store and emulated parts (retained memory included). One test lets the sleep bus
+// wake the node on the real timer, as `npm start` does (simulate()).
 
 import assert from "node:assert/strict";
 import { startAedes } from "../harness/aedes.js";
@@ -13,13 +15,14 @@ import { closeHostClients, productDevice, ProductSchemas, SchemaTap } from "./ha
 import type { Device } from "../../modules/device/device.js";
 import { MemorySettingsStore } from "../../modules/device/settings.js";
 import type { Json } from "../../modules/device/commands.js";
-import { createEspSensors } from "../../modules/products/esp-sensors/product.js";
 import type { EspSensorsProduct } from "../../modules/products/esp-sensors/product.js";
 import { SETTINGS_KEY } from "../../modules/products/esp-sensors/settings.js";
 import type { EspConfig } from "../../modules/products/esp-sensors/settings.js";
 import { BACKLOG_KEY } from "../../modules/products/esp-sensors/backlog.js";
 import { RECONNECT_KEY } from "../../modules/products/esp-sensors/reconnect.js";
-import type { CancellableSleeper, ClimateReading, ClimateSensor } from "../../modules/products/esp-sensors/hardware.js";
+import { emulatedNode } from "../../modules/products/esp-sensors/simulation.js";
+import type { EmulatedNode } from "../../modules/products/esp-sensors/simulation.js";
+import { simulate } from "../../modules/device/product.js";
 import { definition } from "../../modules/products/esp-sensors/index.js";
 import type { SensorData } from "../../modules/products/esp-sensors/messages.js";
 import { readTopic } from "../../modules/products/esp-sensors/read-topic.js";
@@ -27,29 +30,23 @@ import { readTopic } from "../../modules/products/esp-sensors/read-topic.js";
 const schemas = new ProductSchemas("esp-sensors");
 const PREFIX = "/homecontrol/device/data";
 
-/** Records sleeps; the test wakes the node itself (await product.wake()). */
-class ManualSleeper implements CancellableSleeper {
-  readonly sleeps: number[] = [];
-  sleep(ms: number): void {
-    this.sleeps.push(ms);
-  }
-}
-
-/** A sensor reading 20.0, 20.1, 20.2 ... C, so every reading is told apart. */
-class CountingSensor implements ClimateSensor {
-  n = 0;
-  read(): ClimateReading {
-    return { celsius: 20 + this.n++ / 10, humidity: 50 };
-  }
+/**
+ * The node's emulated parts: an SHT3x in air reading 20.0, 20.1, 20.2 ... C (so every reading
+ * is told apart), and a sleep bus that only records: the test wakes the node itself.
+ */
+function countingParts(device: Device): EmulatedNode {
+  let n = 0;
+  return emulatedNode(device, { climate: () => ({ celsius: 20 + n++ / 10, humidity: 50 }), wakeOnTimer: false });
 }
 
 interface SensorNode {
   product: EspSensorsProduct;
   device: Device;
   logs: string[];
-  sleeper: ManualSleeper;
+  /** What this program asked to sleep. */
+  readonly sleeps: number[];
   settings: MemorySettingsStore;
-  /** A new program on the same persistent state: waking from deep sleep. */
+  /** A new program on the same persistent state and parts: waking from deep sleep. */
   reboot(): SensorNode;
 }
 
@@ -58,15 +55,19 @@ function sensorId(what: string): string {
   return `${what}-${process.pid}-${++ids}`;
 }
 
-function sensorNode(port: number, deviceId: string, options: { config?: Record<string, string>; settings?: MemorySettingsStore; now?: () => number; sensor?: ClimateSensor } = {}): SensorNode {
+function sensorNode(port: number, deviceId: string, options: { config?: Record<string, string>; settings?: MemorySettingsStore; now?: () => number; parts?: EmulatedNode } = {}): SensorNode {
   const settings = options.settings ?? new MemorySettingsStore();
-  const sensor = options.sensor ?? new CountingSensor();
   const logs: string[] = [];
-  const sleeper = new ManualSleeper();
   const config = { topic_config: "e2e/{sensor_id}/config", config_wait_time: "0.3", update_interval: "60", ...options.config };
   const device = productDevice({ port, deviceId, config, settings, now: options.now, logs });
-  const product = createEspSensors(device, { sensor, sleeper });
-  return { product, device, logs, sleeper, settings, reboot: () => sensorNode(port, deviceId, { ...options, settings, sensor }) };
+  const parts = options.parts ?? countingParts(device);
+  const from = parts.sleep.sleeps.length;
+  const product = definition.create(device, definition.hardware(parts.buses, device)) as EspSensorsProduct;
+  return {
+    product, device, logs, settings,
+    get sleeps() { return parts.sleep.sleeps.slice(from); },
+    reboot: () => sensorNode(port, deviceId, { ...options, settings, parts }),
+  };
 }
 
 const isNodeClient = (clientId: string): boolean => clientId.startsWith("esp-sensors-") || clientId.startsWith("node-");
@@ -113,7 +114,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     const reading = json(inbox.messages[0].payload);
     assert.deepEqual({ ...reading, uptime: 0 }, { temperature: 20, humidity: 50, uptime: 0, unit: "C", config_version: 0 });
     assert.ok(Math.abs(reading.uptime * 1000 - started) < 5000, "uptime is the host clock in seconds");
-    assert.deepEqual(node.sleeper.sleeps, [60_000]);
+    assert.deepEqual(node.sleeps, [60_000]);
     assert.ok(Date.now() - started >= 300, "waited config_wait_time for a configuration");
     assert.equal(node.device.connected, false, "disconnected before sleeping");
     assert.deepEqual(node.settings.get(BACKLOG_KEY), []);
@@ -175,7 +176,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     await answered;
     const version = (request.payload as { version: number }).version;
     assert.equal((answers[0] as { config_version: number }).config_version, version);
-    assert.deepEqual(node.sleeper.sleeps, [120_000], "the new update_interval, at once");
+    assert.deepEqual(node.sleeps, [120_000], "the new update_interval, at once");
     assert.equal(node.settings.get<EspConfig>(SETTINGS_KEY)!.version, version, "persisted before sleeping");
     assert.ok(node.logs.some((l) => l.includes(`config version ${version} applied`)), node.logs.join("\n"));
     await tap.waitFor((m) => m.topic === `e2e/moved/${id}/data`); // the broker's publish event can trail delivery
@@ -187,8 +188,24 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     await next.product.wake();
     assert.equal(next.product.config.version, version);
     await tap.waitFor((m) => m.topic === `e2e/moved/${id}/data` && json(m.payload).temperature === 20.2);
-    assert.deepEqual(next.sleeper.sleeps, [120_000]);
+    assert.deepEqual(next.sleeps, [120_000]);
     await backend.publish(request.topic, "", { qos: 0, retain: true });
+  });
+
+  it("simulate(): the sleep bus wakes the node on the timer and the SHT3x measures the emulated room", async () => {
+    const id = sensorId("sim");
+    const inbox = await watcher(`${PREFIX}/${id}/data`);
+    const device = productDevice({ port: broker.port, deviceId: id, config: { update_interval: "1", config_wait_time: "0.2" }, settings: new MemorySettingsStore() });
+    const product = simulate(definition, device).product;
+    product.start();
+    await inbox.waitFor(2);
+    await product.stop();
+    const readings = inbox.messages.map((m) => json(m.payload));
+    for (const r of readings) {
+      schemas.assertValid("sensor-data", r);
+      assert.ok(r.temperature > 17 && r.temperature < 25 && r.humidity > 30 && r.humidity < 70, JSON.stringify(r));
+    }
+    assert.ok(readings[1].uptime - readings[0].uptime >= 1.2, "asleep update_interval after the config wait");
   });
 
   const malformed: [string, string, RegExp][] = [
@@ -213,7 +230,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
       assert.equal(node.settings.get(SETTINGS_KEY), undefined, "nothing persisted");
       const next = node.reboot();
       await next.product.wake();
-      assert.deepEqual([...node.sleeper.sleeps, ...next.sleeper.sleeps], [60_000, 60_000], "old update_interval");
+      assert.deepEqual(node.sleeps, [60_000, 60_000], "old update_interval, in both programs");
       await tap.waitFor((m) => m.topic === `${PREFIX}/${id}/data` && json(m.payload).temperature === 20.1);
       await backend.publish(`e2e/${id}/config`, "", { qos: 1, retain: true });
     });
@@ -233,7 +250,7 @@ describe("esp-sensors on aedes (every published message checked at the broker)",
     await wake;
     assert.ok(Date.now() - started < 5000, "the lost link ended the 10 s config wait");
     assert.ok(node.logs.some((l) => l.endsWith("connection lost while reading the config topic")), node.logs.join("\n"));
-    assert.deepEqual(node.sleeper.sleeps, [60_000]);
+    assert.deepEqual(node.sleeps, [60_000]);
     const next = node.reboot();
     const again = next.product.wake();
     await tap.waitFor((m) => m.topic === `${PREFIX}/${id}/data` && json(m.payload).temperature === 20.1);

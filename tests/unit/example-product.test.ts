@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Kit } from "../kit/index.js";
 import { ProductSchemas } from "../products/harness.js";
 import { definition } from "../example-product/index.js";
+import { simulate } from "../../modules/device/product.js";
 import { createThermostat } from "../example-product/product.js";
 import type { ThermostatHardware } from "../example-product/hardware.js";
 import * as path from "node:path";
@@ -22,6 +23,10 @@ class ScriptedRoom implements ThermostatHardware {
   heat(on: boolean): void {
     this.heater.push(on);
   }
+}
+
+function check(ok: boolean, message: string): void {
+  assert.ok(ok, message);
 }
 
 function checkAll(kit: Kit): void {
@@ -60,10 +65,22 @@ describe("worked example product: thermostat", () => {
     checkAll(kit);
   });
 
+  it("runs its drivers on the emulated room: the heater warms it towards the set point", async () => {
+    const kit = new Kit({ deviceId: "t001", config: { interval: "600" } });
+    simulate(definition, kit.device).product.start();
+    await kit.run(4 * 3_600_000, 60_000);
+    const readings = kit.broker.payloads("thermostat/t001/telemetry");
+    check(readings.length >= 20, "a reading every 10 minutes");
+    const last = readings.at(-1);
+    check(last.temperature > 18.5 && last.temperature < 21.5, `holds near 20 °C: ${last.temperature}`);
+    check(readings.some((r) => r.heating) && readings.some((r) => !r.heating), "switches the heater both ways");
+    checkAll(kit);
+  });
+
   it("refuses an unknown option, and accepts the alias", () => {
     const kit = new Kit({ deviceId: "t001", config: { intervall: "5" } });
-    assert.throws(() => definition.simulate(kit.device), /unknown option "intervall"/);
+    assert.throws(() => simulate(definition, kit.device).product, /unknown option "intervall"/);
     const aliased = new Kit({ deviceId: "t001", config: { target: "22" } });
-    assert.doesNotThrow(() => definition.simulate(aliased.device));
+    assert.doesNotThrow(() => simulate(definition, aliased.device).product);
   });
 });

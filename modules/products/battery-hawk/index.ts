@@ -7,7 +7,9 @@ import type { CommandRequest, ProductDefinition } from "../../device/product.js"
 import { isGatewayId, isVehicleId, normalizeMac } from "./ids.js";
 import { OPTIONS } from "./options.js";
 import { createBatteryHawk } from "./product.js";
-import { SimulatedMonitors, simulatedAssociations, simulatedMac } from "./simulation.js";
+import { BOARD, batteryHawkHardware } from "./hardware.js";
+import type { MonitorRadio } from "./hardware.js";
+import { emulatedFleet, fleetFaults, simulatedAssociations, simulatedMac } from "./simulation.js";
 import { HawkTopics } from "./topics.js";
 
 const COMMANDS: Readonly<Record<string, string>> = {
@@ -16,6 +18,8 @@ const COMMANDS: Readonly<Record<string, string>> = {
 };
 
 let requests = 0;
+/** Devices whose buses emulate() made, so create() gives them the simulated fleet's associations. */
+const emulated = new WeakSet<Device>();
 
 function topicsFor(config: Readonly<Record<string, string>>): HawkTopics {
   const o = readOptions(OPTIONS, config);
@@ -26,17 +30,26 @@ function deviceId(index: number): string {
   return `hawk-gw-${String(index + 1).padStart(3, "0")}`;
 }
 
-export const definition: ProductDefinition = {
+export const definition: ProductDefinition<MonitorRadio> = {
   name: "battery-hawk",
   defaults: optionDefaults(OPTIONS),
 
   /** The gateway's id (its MQTT client id); monitors are addressed by MAC. */
   deviceId,
 
-  simulate(device: Device) {
-    // The simulated fleet's associations unless the host configures some (hosts pass the empty default).
-    const associations = device.config.associations || simulatedAssociations(device.deviceId);
-    return createBatteryHawk(device, new SimulatedMonitors(device, device.deviceId), { ...device.config, associations });
+  board: BOARD,
+  hardware: batteryHawkHardware,
+  emulate(device: Device) {
+    emulated.add(device);
+    const e = emulatedFleet(device);
+    return { buses: e.buses, faults: fleetFaults(e) };
+  },
+
+  create(device: Device, hardware: MonitorRadio) {
+    // On the emulated fleet its associations apply unless the host configures some (hosts
+    // pass the empty default); on a board there are none until configured or commanded.
+    const associations = device.config.associations || (emulated.has(device) ? simulatedAssociations(device.deviceId) : "");
+    return createBatteryHawk(device, hardware, { ...device.config, associations });
   },
 
   topicFilter(_deviceId: string, config: Readonly<Record<string, string>>): string {

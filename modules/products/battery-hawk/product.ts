@@ -246,7 +246,8 @@ export class BatteryHawkGateway implements Product {
     } else {
       const code = outcome?.errorCode;
       failure = typeof outcome?.errorMessage === "string" && outcome.errorMessage.length > 0 ? outcome.errorMessage.slice(0, 255) : "read failed";
-      m.connected = false;
+      // Reached but unusable (a corrupt report) stays connected; anything else is not.
+      m.connected = outcome?.connected === true;
       m.errorCode = typeof code === "number" && Number.isInteger(code) && code >= 0 && code <= 65535 ? code : ERROR_RADIO_FAILED;
       m.errorMessage = failure;
     }

@@ -1,6 +1,8 @@
-// Simulated BLE battery monitors on a couple of vehicles, physically plausible and driven
-// only by the device's clock and seeded random source (no timers): every scan or read first
-// advances the model to now().
+// The physics behind the emulated BLE air: battery monitors on a couple of vehicles,
+// physically plausible and driven only by the device's clock and seeded random source (no
+// timers): every look at a monitor first advances the model to now(). `emulatedFleet` puts
+// each monitor in the air as an emulated BM2 or BM6 (modules/emulators/bm2bm6.ts) speaking
+// its real encrypted protocol, so the gateway reads them through the real driver.
 //
 // Each vehicle cycles parked -> running (engine on, at home) -> away (driving, out of BLE
 // range) -> parked. Parked, batteries discharge through parasitic loads (a camper's fridge
@@ -14,9 +16,14 @@
 // simulated gateways on one broker never share a monitor (unless two ids' 32-bit hashes
 // collide).
 
+import type { HardwareFault } from "../../device/product.js";
+import type { Device } from "../../device/device.js";
 import { fnv1a } from "../../device/hash.js";
-import type { BatteryInfo, BatteryMonitorRadio, MonitorAdvert, ReadOutcome } from "./hardware.js";
-import { ERROR_CONNECTION_TIMEOUT } from "./hardware.js";
+import type { Buses } from "../../drivers/io.js";
+import { EmulatedBleRadio } from "../../emulators/ble.js";
+import { EmulatedBatteryMonitor } from "../../emulators/bm2bm6.js";
+import type { MonitorPhysics } from "../../emulators/bm2bm6.js";
+import { BOARD } from "./hardware.js";
 
 export interface SimulationClock {
   now(): number;
@@ -34,7 +41,7 @@ interface SimVehicle {
   awayMin: [number, number];
 }
 
-interface SimMonitor {
+export interface SimMonitor {
   mac: string;
   deviceType: "BM2" | "BM6";
   name: string;
@@ -75,17 +82,20 @@ export function simulatedAssociations(deviceId: string): string {
   return [1, 2].map((n) => `${simulatedMac(deviceId, n)}=family_car`).concat([3, 4].map((n) => `${simulatedMac(deviceId, n)}=camper_van`)).join(",");
 }
 
-export class SimulatedMonitors implements BatteryMonitorRadio {
+/** The fleet's physics; `appeared` is told of every monitor, the passers-by as they come. */
+export class SimulatedFleet {
   readonly #clock: SimulationClock;
   readonly #deviceId: string;
   readonly #vehicles: SimVehicle[] = [];
   readonly #monitors: SimMonitor[];
   #last: number;
+  readonly #appeared: (m: SimMonitor) => void;
   #passers = 0;
 
   /** `clock` is the Device (its now() and seeded random()); `deviceId` names the fleet's MACs. */
-  constructor(clock: SimulationClock, deviceId: string) {
+  constructor(clock: SimulationClock, deviceId: string, appeared: (m: SimMonitor) => void = () => {}) {
     this.#clock = clock;
+    this.#appeared = appeared;
     this.#deviceId = deviceId;
     const now = clock.now();
     this.#last = now;
@@ -100,21 +110,20 @@ export class SimulatedMonitors implements BatteryMonitorRadio {
       // Installed a few minutes after start: a new discovery, associated with nothing yet.
       this.#monitor(mac(5), "BM6", "BM6 Spare", undefined, 80, 0.95, 0.02, -62, now + (2 + 4 * clock.random()) * MINUTE),
     ];
+    for (const m of this.#monitors) appeared(m);
   }
 
-  async scan(): Promise<MonitorAdvert[]> {
-    const now = this.#advance();
-    this.#maybePasserBy(now);
-    return this.#monitors.filter((m) => this.#inRange(m, now)).map((m) => ({
-      mac: m.mac, deviceType: m.deviceType, name: m.name, rssi: this.#rssi(m),
-    }));
-  }
-
-  async read(mac: string): Promise<ReadOutcome> {
+  /** What the monitor measures now, or undefined while it is out of BLE range. */
+  physics(mac: string): MonitorPhysics | undefined {
     const now = this.#advance();
     const m = this.#monitors.find((x) => x.mac === mac);
-    if (!m || !this.#inRange(m, now)) return { ok: false, errorCode: ERROR_CONNECTION_TIMEOUT, errorMessage: "Connection timeout" };
-    return { ok: true, info: this.#reading(m), rssi: this.#rssi(m), protocolVersion: "1.0" };
+    if (!m || !this.#inRange(m, now)) return undefined;
+    return {
+      voltage: this.#voltage(m),
+      state_of_charge: m.soc * 100,
+      temperature: m.tempC,
+      rssi: this.#rssi(m),
+    };
   }
 
   /** The state of a vehicle, for tests and the live view. */
@@ -156,6 +165,7 @@ export class SimulatedMonitors implements BatteryMonitorRadio {
   }
 
   #step(at: number, dtMs: number): void {
+    this.#maybePasserBy(at, dtMs);
     for (const v of this.#vehicles) {
       if (at < v.phaseEndsAt) continue;
       v.phase = v.phase === "parked" ? "running" : v.phase === "running" ? "away" : "parked";
@@ -189,32 +199,46 @@ export class SimulatedMonitors implements BatteryMonitorRadio {
     return base + 0.01 * (this.#clock.random() - 0.5);
   }
 
-  #reading(m: SimMonitor): BatteryInfo {
-    const info: BatteryInfo = {
-      voltage: Math.round(this.#voltage(m) * 100) / 100,
-      temperature: Math.round(m.tempC * 10) / 10,
-      state_of_charge: Math.round(m.soc * 100),
-      capacity: m.capacityAh,
-    };
-    // BM6 monitors also measure current and count cycles; BM2s do not.
-    if (m.deviceType === "BM6") {
-      info.current = Math.round(m.currentA * 100) / 100;
-      info.cycles = Math.floor(m.dischargedAh / m.capacityAh);
-    }
-    return info;
-  }
-
   #rssi(m: SimMonitor): number {
     return Math.round(m.baseRssi + 8 * (this.#clock.random() - 0.5));
   }
 
-  /** Now and then a passing vehicle's monitor shows up for a few minutes. */
-  #maybePasserBy(now: number): void {
-    if (this.#passers >= MAX_PASSERS || this.#clock.random() >= 0.03) return;
+  /** Now and then (about once in 17 minutes) a passing vehicle's monitor shows up for a few minutes. */
+  #maybePasserBy(now: number, dtMs: number): void {
+    if (this.#passers >= MAX_PASSERS || this.#clock.random() >= 0.001 * (dtMs / 1000)) return;
     this.#passers++;
     const mac = simulatedMac(this.#deviceId, this.#passers, 0xc0);
     const m = this.#monitor(mac, "BM2", "Battery Monitor", undefined, 50, 0.6 + 0.3 * this.#clock.random(), 0.05, -88, now);
     m.visibleUntil = now + this.#minutes([2, 10]);
     this.#monitors.push(m);
+    this.#appeared(m);
   }
+}
+
+/**
+ * The gateway's buses, emulated: its fleet in the BLE air as BM2/BM6 monitors, and a
+ * neighbour's phone that is no monitor (the driver passes it over). The emulated monitors
+ * advertise ten times a second, so a short scan hears them all.
+ */
+/** What the dashboard may do to a simulated gateway's fleet: its first monitor. */
+export function fleetFaults(e: { monitors: Map<string, EmulatedBatteryMonitor> }): Record<string, HardwareFault> {
+  const first = (): EmulatedBatteryMonitor | undefined => e.monitors.values().next().value;
+  return {
+    gone: { label: "First monitor out of range / back", apply: () => { const m = first(); if (m) m.faults.gone = !m.faults.gone; } },
+    garbled: { label: "First monitor sends three garbled reports", apply: () => { const m = first(); if (m) m.faults.garbled = 3; } },
+  };
+}
+
+export function emulatedFleet(device: Device): { buses: Buses; radio: EmulatedBleRadio; monitors: Map<string, EmulatedBatteryMonitor>; fleet: SimulatedFleet } {
+  const radio = new EmulatedBleRadio(device.timer);
+  const monitors = new Map<string, EmulatedBatteryMonitor>();
+  const fleet: SimulatedFleet = new SimulatedFleet(device, device.deviceId, (m) => {
+    const monitor = new EmulatedBatteryMonitor({ model: m.deviceType, address: m.mac, name: m.name, timer: device.timer, physics: () => fleet.physics(m.mac) });
+    if (radio.add(monitor)) monitors.set(m.mac, monitor);
+  });
+  radio.add({
+    address: simulatedMac(device.deviceId, 0, 0x5c), services: [], connectable: () => true,
+    advertising: () => ({ rssi: -80, data: { name: "Pixel 7" } }),
+  });
+  return { buses: { radio: { io: radio.io, ...BOARD.radio.options, scan_ms: 400, connect_ms: 1000, report_ms: 2000 } }, radio, monitors, fleet };
 }

@@ -3,6 +3,7 @@
 // numbering of everything else is ours, grouped by the first digit:
 //   1xxx status (info)      2xxx request rejected     3xxx thermal alarms
 //   4xxx battery alarms     5xxx MQTT errors (specified table, in its order)   6xxx protective actions
+//   7xxx the RS-485 line to the BMS and the converter
 
 import type { CommandErrorCode } from "../../device/commands.js";
 import type { ErrorCode } from "../../mqtt/errors.js";
@@ -14,6 +15,7 @@ export const StatusCode = {
   resetAccepted: 1030,
   firmwareNoticed: 1040,
   reconnected: 1050,
+  bmsRestored: 1060,
 } as const;
 
 /** A rejected control/config/reset/firmware message: the device layer's outcome codes. */
@@ -33,12 +35,41 @@ export const AlarmCode = {
   socLow: 4001,
   socCritical: 4002,
   socFull: 4003,
+  /** From the BMS's own flags (conditions.ts BMS_CONDITIONS), and the cell spread threshold. */
+  underTemperature: 3003,
+  temperatureImbalance: 3004,
+  overChargeCurrent: 4004,
+  overDischargeCurrent: 4005,
+  overVoltage: 4006,
+  underVoltage: 4007,
+  cellImbalance: 4008,
+  bmsFault: 4009,
+  /** No usable BMS reading for BMS_FAILURE_THRESHOLD readings in a row (severity 3). */
+  bmsLost: 7000,
 } as const;
 
 export const ActionCode = {
   /** The specification's emergency_thermal_shutdown(module_id). */
   thermalShutdown: 6001,
+  /** The converter set to idle while the BMS cannot be read. */
+  bmsLostShutdown: 6002,
 } as const;
+
+/** Why BMS readings failed, on status/error when they reach the threshold. */
+export const BusErrorCode = {
+  /** The BMS did not answer (timeout, or the line closed). */
+  timeout: 7001,
+  closed: 7001,
+  busy: 7001,
+  /** Its answers were corrupted: bad CRC, wrong length or address. */
+  crc: 7002,
+  frame: 7002,
+  /** It refused the read (a Modbus exception). */
+  exception: 7003,
+  /** It answered values no pack can have. */
+  range: 7004,
+} as const;
+export type BusErrorKind = keyof typeof BusErrorCode;
 
 /** The specified error table, BESS_MQTT_ERR_<name>, numbered 5001-5008 in its order. */
 export const MQTT_ERRORS = {

@@ -8,7 +8,8 @@ import type { CompiledSchema } from "../../device/schema.js";
 import type { Route } from "../../device/topics.js";
 import { controlCommand, controlConfig, systemReset, firmwareUpdate } from "./validators.js";
 import { createBess } from "./product.js";
-import { SimulatedBess } from "./simulation.js";
+import { BOARD, bessHardware } from "./hardware.js";
+import { bessFaults, emulateBess } from "./simulation.js";
 import { OPTIONS } from "./options.js";
 import { allTopics, answerTopics, bessRoutes } from "./topics.js";
 import type { BessRoutes } from "./topics.js";
@@ -47,7 +48,13 @@ export const definition: ProductDefinition = {
   name: "bess",
   defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `bess_controller_${String(index + 1).padStart(3, "0")}`,
-  simulate: (device) => createBess(device, new SimulatedBess(device)),
+  board: BOARD,
+  hardware: bessHardware,
+  emulate: (device) => {
+    const e = emulateBess(device);
+    return { buses: e.buses, faults: bessFaults(e) };
+  },
+  create: createBess,
   topicFilter: (_deviceId, config) => allTopics(routesOf(config)),
   commands: COMMANDS,
   // The specification's own example.

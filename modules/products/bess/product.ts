@@ -1,7 +1,9 @@
 // The BESS controller: telemetry every 5 s, alarms by severity, CloudWatch logs, set_mode
 // commands, configuration, system reset and firmware notices, and a retained connection
 // status whose Last Will says offline. It runs on a Device (connection, routes, queue,
-// goodbye) and a hardware interface; it does no I/O of its own.
+// goodbye) and its hardware (the BMS and converter drivers, hardware.ts); it does no I/O of
+// its own. A failed BMS reading is skipped; BMS_FAILURE_THRESHOLD in a row are reported,
+// alarmed, and idle the converter until readings return.
 
 import type { Device, DeviceEvent, DeviceEvents, Publication } from "../../device/device.js";
 import { CommandDispatcher } from "../../device/commands.js";
@@ -16,16 +18,19 @@ import { Periodic } from "../../device/scheduler.js";
 import { Alarms } from "../../device/alarms.js";
 import { Logs } from "../../device/logs.js";
 import { MqttError } from "../../mqtt/errors.js";
+import { ModbusError } from "../../drivers/modbus.js";
+import { BmsError } from "../../drivers/bms.js";
 import type { OutboxOptions } from "../../device/device.js";
 import { controlCommand, controlConfig, systemReset, firmwareUpdate } from "./validators.js";
 import { OPTIONS } from "./options.js";
 import { bessRoutes } from "./topics.js";
 import type { BessRoutes } from "./topics.js";
 import * as msg from "./messages.js";
-import { ActionCode, RequestErrorCode, StatusCode } from "./codes.js";
+import { ActionCode, AlarmCode, BusErrorCode, RequestErrorCode, StatusCode } from "./codes.js";
+import type { BusErrorKind } from "./codes.js";
 import { evaluate } from "./conditions.js";
 import type { AlarmDetail, Severity } from "./conditions.js";
-import type { BessHardware, Mode, ModeLimits } from "./hardware.js";
+import type { BessHardware, BessReading, Mode, ModeLimits } from "./hardware.js";
 import { LinkErrors } from "./link.js";
 import { reconnectOptions, DEFAULT_SETTINGS, SETTINGS_KEY, settingsPatch, settingsValidator } from "./settings.js";
 import type { BessSettings } from "./settings.js";
@@ -57,6 +62,12 @@ export const KEEPALIVE_S = 60;
 /** When the queue is full as a reset falls due, the restart is tried again this much later. */
 export const RESTART_RETRY_MS = 1000;
 
+/**
+ * Failed BMS readings in a row before the BMS counts as lost (15 s at the 5 s telemetry
+ * period): one garbled or missed answer on RS-485 is noise, three are a fault.
+ */
+export const BMS_FAILURE_THRESHOLD = 3;
+
 export type BessOptions = OptionsOf<typeof OPTIONS>;
 
 export interface BessProduct extends Product {
@@ -66,8 +77,8 @@ export interface BessProduct extends Product {
   readonly alarms: Alarms<AlarmDetail>;
   readonly logs: Logs;
   readonly hardware: BessHardware;
-  /** Reads the hardware, evaluates alarms and publishes telemetry now (the periodic task). */
-  tick(): void;
+  /** Reads the BMS, evaluates alarms and publishes telemetry now (the periodic task); resolves when done. */
+  tick(): Promise<void>;
   /** Resolves when every request received so far has been handled and answered. */
   idle(): Promise<void>;
 }
@@ -96,6 +107,8 @@ class BessController implements BessProduct {
   };
   #limits: ModeLimits = { ...DEFAULT_LIMITS };
   #resetTimer: unknown;
+  /** BMS readings failed in a row. */
+  #bmsFailures = 0;
   /** From an accepted reset until its restart has run: one reset at a time. */
   #resetPending = false;
   /** While we disconnect ourselves (stop, reset): the end of the link is no failure. */
@@ -127,7 +140,7 @@ class BessController implements BessProduct {
       status: (isError, code, message) => this.#status(isError, code, message),
       log: (level, message) => this.logs.log(level, "mqtt_client", message),
     });
-    this.#telemetry = new Periodic(device.timer, this.settings.value.telemetry_interval_ms, () => this.tick());
+    this.#telemetry = new Periodic(device.timer, this.settings.value.telemetry_interval_ms, () => void this.tick());
     this.settings.onChange((value) => {
       this.#telemetry.setInterval(value.telemetry_interval_ms); // at once, not after the old period
       this.logs.minLevel = value.log_level;
@@ -152,7 +165,7 @@ class BessController implements BessProduct {
     for (const [route, action] of [[r.controlConfig, "config"], [r.systemReset, "reset"], [r.firmwareUpdate, "firmware_update"]] as const) {
       device.route({ topic: route.topic, qos: route.qos, dispatcher: actions, commandOf: () => action, respond });
     }
-    hardware.setMode("idle", this.#limits);
+    void this.#idle("power-up");
   }
 
   start(): void {
@@ -169,11 +182,31 @@ class BessController implements BessProduct {
     await this.#goodbye();
   }
 
-  tick(): void {
-    const reading = this.hardware.read();
-    for (const moduleId of evaluate(reading, this.alarms)) this.#thermalShutdown(moduleId, reading.moduleTemps[moduleId - 1]);
-    void this.#device.publish(msg.telemetry(this.routes, this.#device.deviceId, this.#device.now(), reading));
-    this.logs.flush();
+  // Ticks are not skipped while a reading is on the line: a reading ends within
+  // BUS_TIMEOUT_MS (200 ms), well inside the shortest telemetry period (1 s), so they cannot
+  // pile up; and the telemetry keeps the time its reading was asked for.
+  async tick(): Promise<void> {
+    const at = this.#device.now();
+    try {
+      let reading: BessReading;
+      try {
+        reading = await this.hardware.read();
+      } catch (e) {
+        await this.#bmsFailed(e);
+        return;
+      }
+      this.#bmsAnswered();
+      const newlyCritical = evaluate(reading, this.alarms);
+      void this.#device.publish(msg.telemetry(this.routes, this.#device.deviceId, at, reading));
+      const hot = this.#thermalCritical();
+      // Also retried at every reading while a converter that did not confirm idle stays unsafe.
+      if (hot && this.hardware.mode !== "idle") {
+        const moduleId = hot.detail.moduleId;
+        await this.#thermalShutdown(moduleId, reading.moduleTemps[moduleId - 1] ?? Math.max(...reading.moduleTemps), newlyCritical.includes(moduleId));
+      }
+    } finally {
+      this.logs.flush();
+    }
   }
 
   idle(): Promise<void> {
@@ -288,18 +321,27 @@ class BessController implements BessProduct {
 
   // ---- requests ----
 
-  #setMode(r: JsonObject): JsonObject {
+  async #setMode(r: JsonObject): Promise<JsonObject> {
     const mode = r.mode as Mode;
     const params = (r.params ?? {}) as JsonObject;
-    const critical = this.alarms.active.find((a) => a.severity === 4 && a.code.startsWith("temperature:"));
+    const critical = this.#thermalCritical();
     if (mode !== "idle" && critical) {
       throw new Error(`${mode} refused: thermal shutdown active (module ${critical.detail.moduleId}); only idle is allowed`);
+    }
+    if (mode !== "idle" && this.#bmsFailures >= BMS_FAILURE_THRESHOLD) {
+      throw new Error(`${mode} refused: the BMS cannot be read; only idle is allowed`);
     }
     const limits: ModeLimits = {
       powerLimitKw: typeof params.power_limit_kw === "number" ? params.power_limit_kw : this.#limits.powerLimitKw,
       socMin: typeof params.soc_min === "number" ? params.soc_min : this.#limits.socMin,
     };
-    this.hardware.setMode(mode, limits);
+    try {
+      await this.hardware.setMode(mode, limits);
+    } catch (e) {
+      const text = `${mode} not applied, converter still ${this.hardware.mode}: ${reason(e)}`;
+      this.logs.error("battery_manager", text);
+      throw new Error(text);
+    }
     this.#limits = limits;
     const text = `Mode set to ${mode}: power limit ${limits.powerLimitKw} kW, soc_min ${limits.socMin} %`;
     this.logs.info("battery_manager", text);
@@ -353,8 +395,9 @@ class BessController implements BessProduct {
     if (this.#stopped) return;
     if (factory) this.settings.reset();
     this.#limits = { ...DEFAULT_LIMITS };
-    this.hardware.setMode("idle", this.#limits);
+    await this.#idle("restart");
     this.alarms.reset();
+    this.#bmsFailures = 0;
     this.#link.reset();
     this.#begin();
   }
@@ -370,14 +413,78 @@ class BessController implements BessProduct {
     return { code: StatusCode.firmwareNoticed, message: text };
   }
 
-  /** The specification's emergency_thermal_shutdown(module_id): stop the converter, say so. */
-  #thermalShutdown(moduleId: number, temperature: number): void {
-    if (this.hardware.mode === "idle") return;
-    this.hardware.setMode("idle", this.#limits);
-    const text = `Emergency thermal shutdown: module ${moduleId} at ${temperature.toFixed(1)} C, mode idle`;
+  #thermalCritical() {
+    return this.alarms.active.find((a) => a.severity === 4 && a.code.startsWith("temperature:"));
+  }
+
+  /**
+   * The specification's emergency_thermal_shutdown(module_id): stop the converter, say so.
+   * A converter that does not confirm is reported when the alarm is new (`announce`) and
+   * tried again at the next reading.
+   */
+  async #thermalShutdown(moduleId: number, temperature: number, announce: boolean): Promise<void> {
+    const where = `module ${moduleId} at ${temperature.toFixed(1)} C`;
+    try {
+      await this.hardware.setMode("idle", this.#limits);
+    } catch (e) {
+      const text = `Emergency thermal shutdown: ${where}, but the converter did not confirm idle (${reason(e)}); retrying at the next reading`;
+      if (announce) this.#status(true, ActionCode.thermalShutdown, text);
+      this.logs.error("thermal_monitor", text);
+      return;
+    }
+    const text = `Emergency thermal shutdown: ${where}, mode idle`;
     this.#status(true, ActionCode.thermalShutdown, text);
     this.logs.error("thermal_monitor", text);
   }
+
+  /** Sets the converter idle at power-up and restart; a converter that does not answer is logged. */
+  async #idle(why: string): Promise<void> {
+    try {
+      await this.hardware.setMode("idle", this.#limits);
+    } catch (e) {
+      this.logs.error("battery_manager", `Converter not set idle at ${why}: ${reason(e)}`);
+    }
+  }
+
+  // ---- the BMS link ----
+
+  /** A reading skipped; from the threshold on: error status (7001-7004 by cause) and alarm 7000 once, converter idle. */
+  async #bmsFailed(e: unknown): Promise<void> {
+    this.#bmsFailures++;
+    const cause = reason(e);
+    this.logs.warning("bms", `BMS reading skipped (${this.#bmsFailures} in a row): ${cause}`);
+    if (this.#bmsFailures < BMS_FAILURE_THRESHOLD) return;
+    if (this.#bmsFailures === BMS_FAILURE_THRESHOLD) {
+      const kind: BusErrorKind = e instanceof ModbusError ? e.kind : e instanceof BmsError ? e.kind : "closed";
+      const text = `BMS readings lost: ${this.#bmsFailures} in a row failed, last: ${cause}`;
+      this.#status(true, BusErrorCode[kind], text);
+      this.logs.error("bms", text);
+      this.alarms.raise("bms:link", 3, { code: AlarmCode.bmsLost, message: `BMS readings lost (${cause})`, moduleId: 0 });
+    }
+    // Tried again at every failed reading until the converter confirms.
+    if (this.hardware.mode === "idle") return;
+    try {
+      await this.hardware.setMode("idle", this.#limits);
+      this.#status(true, ActionCode.bmsLostShutdown, "Converter set idle: the battery cannot be monitored");
+    } catch (err) {
+      this.logs.error("bms", `Converter not set idle while the BMS is lost: ${reason(err)}`);
+    }
+  }
+
+  #bmsAnswered(): void {
+    if (this.#bmsFailures >= BMS_FAILURE_THRESHOLD) {
+      const text = `BMS readings restored after ${this.#bmsFailures} failed`;
+      this.#status(false, StatusCode.bmsRestored, text);
+      this.logs.info("bms", text);
+      const active = this.alarms.get("bms:link");
+      if (active) this.alarms.clear("bms:link", { ...active.detail, message: "BMS readings lost cleared (readings restored)" });
+    }
+    this.#bmsFailures = 0;
+  }
+}
+
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Compares x.y.z (pre-release and build suffixes ignored): negative, 0 or positive. */

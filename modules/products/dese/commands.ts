@@ -49,6 +49,8 @@ export interface CommandContext {
   calibrate(sensor: SensorName, value: number): Promise<JsonObject>;
   /** Restarts the device once the reboot's response is out. */
   requestReboot(): void;
+  /** Waits for the pump's feedback to settle, records any fault, and says where the feedback is stuck (undefined: it followed). */
+  verifyPump(id: number): Promise<"on" | "off" | undefined>;
 }
 
 /** The last few command ids and their results, oldest dropped first. */
@@ -127,7 +129,7 @@ export function createDispatcher(ctx: CommandContext, recent: RecentCommands): C
 
   dispatcher.register("set_pump", {
     validate: both(schemaValidator(commandSetPump), pumpFitted),
-    run: once((request) => {
+    run: once(async (request) => {
       const p = params(request);
       const id = p.pump_id as number;
       const on = p.state === "on";
@@ -138,6 +140,12 @@ export function createDispatcher(ctx: CommandContext, recent: RecentCommands): C
         if (blocked) throw new Error(`pump ${id} not started: ${blocked}`);
       }
       ctx.pumps.set(id, on, duration);
+      const stuck = await ctx.verifyPump(id);
+      if (stuck !== undefined) {
+        // A pump that cannot be seen running is not left commanded on.
+        if (on) ctx.pumps.set(id, false);
+        throw new Error(`pump ${id} did not switch ${on ? "on" : "off"}: its feedback says ${stuck}`);
+      }
       const result: JsonObject = { pump_id: id, pump_state: on ? "on" : "off" };
       if (on && duration !== undefined) result.pump_duration = duration;
       return result;

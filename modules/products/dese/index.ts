@@ -1,14 +1,14 @@
-// The DESE product as the hosts and the companion see it: defaults, simulated devices, the
-// live-view filter, and commands built from `npm run cmd -- dese <device> <command> key=value...`.
+// The DESE product as the hosts and the companion see it: defaults, the board and its drivers,
+// the emulated water, the live-view filter, and commands built from `npm run cmd -- dese <device> <command> key=value...`.
 
 import type { Json, JsonObject, Validator } from "../../device/commands.js";
 import { optionDefaults, readOptions } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
 import { OPTIONS } from "./options.js";
+import { BOARD, deseHardware } from "./hardware.js";
 import { createDese } from "./product.js";
-import type { DeseProduct } from "./product.js";
-import { SimulatedWaterSystem } from "./simulation.js";
+import { EmulatedWater, waterFaults } from "./simulation.js";
 import { deseTopics } from "./topics.js";
 import {
   commandCalibrateSensor, commandReboot, commandResetConfig, commandSetChlorineTarget, commandSetPhTarget, commandSetPump,
@@ -41,7 +41,13 @@ export const definition: ProductDefinition = {
   name: "dese",
   defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `esp32-${String(index + 1).padStart(3, "0")}`,
-  simulate: (device): DeseProduct => createDese(device, new SimulatedWaterSystem(device)),
+  board: BOARD,
+  hardware: deseHardware,
+  emulate: (device) => {
+    const e = new EmulatedWater(device);
+    return { buses: e.buses, faults: waterFaults(e) };
+  },
+  create: createDese,
   topicFilter: (deviceId, config) => deseTopics(readOptions(OPTIONS, config).org, deviceId).all,
   example: { command: "set_pump", params: { pump_id: 1, state: "on", duration: 60 } },
   commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.usage])),

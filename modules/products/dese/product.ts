@@ -64,6 +64,8 @@ class DeseController implements DeseProduct {
   readonly #statusSchedule: Periodic;
   readonly #control: Periodic;
   readonly #faults = new Map<SensorName, string>();
+  /** Pumps whose feedback disagreed with the command: kept until it agrees while commanded the same way again. */
+  readonly #pumpFaults = new Map<number, { on: boolean; reason: string }>();
   #alertsDropped = 0;
   #calibrating: SensorName | undefined;
   #lastStatus: StatusValue | undefined;
@@ -98,6 +100,12 @@ class DeseController implements DeseProduct {
         read: () => sample(hardware.readSensors(), this.settings.value.sensor_calibration).readings,
         calibrate: (sensor, value) => this.#calibrate(sensor, value),
         requestReboot: () => { this.#rebootRequested = true; },
+        verifyPump: async (id) => {
+          // Feedback that has already followed needs no wait; otherwise give it the time a contact takes.
+          if (hardware.pumpRunning(id) !== hardware.pumpOn(id)) await this.#sleep(hardware.settleMs);
+          this.#checkPumps();
+          return hardware.pumpStuck(id);
+        },
       }, this.#recent),
       respond: (outcome) => this.#respond(outcome),
     });
@@ -108,7 +116,7 @@ class DeseController implements DeseProduct {
   }
 
   get status(): StatusValue {
-    return this.#calibrating ? "maintenance" : this.#faults.size ? "error" : "online";
+    return this.#calibrating ? "maintenance" : this.#faults.size || this.#pumpFaults.size ? "error" : "online";
   }
 
   start(): void {
@@ -130,7 +138,7 @@ class DeseController implements DeseProduct {
   async publishTelemetry(): Promise<boolean> {
     const s = this.control();
     if (!s.complete) {
-      this.#log(`telemetry skipped: no ${s.faults.filter((f) => f.reason === "no reading").map((f) => f.sensor).join(", ")} reading`);
+      this.#log(`telemetry skipped: no ${s.faults.filter((f) => f.reason.startsWith("no reading")).map((f) => f.sensor).join(", ")} reading`);
       return false;
     }
     const payload = telemetryMessage(this.#device.deviceId, this.options.org, s.readings, this.#info(), this.#device.now());
@@ -139,6 +147,7 @@ class DeseController implements DeseProduct {
 
   control(): Sample {
     const settings = this.settings.value;
+    this.#checkPumps();
     const s = sample(this.#hardware.readSensors(), settings.sensor_calibration);
     this.#updateFaults(s);
     // Only readings that are in range drive alerts and the interlock; a clamped value would lie.
@@ -199,6 +208,7 @@ class DeseController implements DeseProduct {
         this.#pumps.allOff();
         this.#monitor.reset();
         this.#faults.clear();
+        this.#pumpFaults.clear();
         this.#recent.clear();
         this.#lastStatus = undefined;
       }
@@ -274,9 +284,10 @@ class DeseController implements DeseProduct {
       let sum = 0;
       for (let i = 0; i < CALIBRATION_SAMPLES; i++) {
         if (i > 0) await this.#sleep(this.options.calibration_ms / (CALIBRATION_SAMPLES - 1));
-        const raw = this.#hardware.readSensors()[sensor];
+        const read = this.#hardware.readSensors();
+        const raw = read[sensor];
         if (raw === undefined) throw new Error(`no ${sensor} probe is fitted`);
-        if (!Number.isFinite(raw)) throw new Error(`the ${sensor} probe gives no reading`);
+        if (!Number.isFinite(raw)) throw new Error(`the ${sensor} probe gives no reading${read.errors?.[sensor] ? ` (${read.errors[sensor]})` : ""}`);
         sum += raw;
       }
       const raw = sum / CALIBRATION_SAMPLES;
@@ -334,6 +345,26 @@ class DeseController implements DeseProduct {
       const alert: Alert = { severity: "info", message: `${sensor} sensor reading again`, sensor };
       if (s.readings[sensor] !== undefined) alert.value = s.readings[sensor];
       this.#alert(alert);
+    }
+    this.#statusChanged();
+  }
+
+  /** Compares each pump's feedback with its command: a critical alert when one disagrees, an info alert when it agrees again. */
+  #checkPumps(): void {
+    for (const id of this.#hardware.pumps) {
+      const on = this.#hardware.pumpOn(id);
+      const stuck = this.#hardware.pumpStuck(id);
+      const fault = this.#pumpFaults.get(id);
+      if (stuck !== undefined && !fault) {
+        const reason = `feedback says ${stuck} while commanded ${on ? "on" : "off"}`;
+        this.#pumpFaults.set(id, { on, reason });
+        this.#log(`pump ${id} fault: ${reason}`);
+        this.#alert({ severity: "critical", message: `pump ${id} fault: ${reason}` });
+      } else if (stuck === undefined && fault && fault.on === on) {
+        this.#pumpFaults.delete(id);
+        this.#log(`pump ${id} feedback agrees again`);
+        this.#alert({ severity: "info", message: `pump ${id} feedback agrees again (${on ? "on" : "off"})` });
+      }
     }
     this.#statusChanged();
   }

@@ -34,8 +34,8 @@ export function isSensor(name: unknown): name is SensorName {
   return typeof name === "string" && (SENSORS as readonly string[]).includes(name);
 }
 
-/** Raw, uncalibrated readings: NaN is a probe that gives no value, absent a probe not fitted. */
-export type RawReadings = Partial<Record<SensorName, number>>;
+/** Raw, uncalibrated readings: NaN is a probe that gives no value (`errors` says why), absent a probe not fitted. */
+export type RawReadings = Partial<Record<SensorName, number>> & { errors?: Partial<Record<SensorName, string>> };
 export type Readings = Partial<Record<SensorName, number>>;
 
 /** reading = raw x scale + offset (config.schema.json's calibration). */
@@ -82,7 +82,8 @@ export function sample(raw: RawReadings, calibration: CalibrationTable): Sample 
     if (r === undefined && !required) continue; // not fitted
     const spec = SENSOR_SPECS[sensor];
     if (r === undefined || !Number.isFinite(r)) {
-      faults.push({ sensor, reason: "no reading" });
+      const why = raw.errors?.[sensor];
+      faults.push({ sensor, reason: why ? `no reading (${why})` : "no reading" });
       if (required) complete = false;
       continue;
     }

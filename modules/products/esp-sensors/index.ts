@@ -1,18 +1,20 @@
-// The esp-sensors product for hosts and the companion: defaults, simulated devices, the live
-// view's topic filter, and the one command, a configuration update. The specification's node has no
-// command topic and no reply: it reads a retained configuration on its config topic when it
-// wakes. So the companion publishes that configuration (retained, QoS 0), and the answer is
-// the node's first data message whose config_version shows it applied it: the node sends
-// one right after applying a new version, in the same wake.
+// The esp-sensors product for hosts and the companion: defaults, the board's buses, the drivers
+// on them (real or emulated), the live view's topic filter, and the one command, a
+// configuration update. The specification's node has no command topic and no reply: it reads
+// a retained configuration on its config topic when it wakes. So the companion publishes that
+// configuration (retained, QoS 0), and the answer is the node's first data message whose
+// config_version shows it applied it: the node sends one right after applying a new version,
+// in the same wake.
 
 import type { Json, JsonObject } from "../../device/commands.js";
 import { optionDefaults, readOptions } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { OPTIONS } from "./options.js";
 import { createEspSensors } from "./product.js";
-import type { EspSensorsProduct } from "./product.js";
 import { checkConfigMessage } from "./settings.js";
-import { SimulatedClimateSensor, TimerSleeper } from "./simulation.js";
+import { BOARD, espSensorsHardware } from "./hardware.js";
+import type { EspSensorsHardware } from "./hardware.js";
+import { emulatedNode, nodeFaults } from "./simulation.js";
 import { commonFilter, espTopics } from "./topics.js";
 
 /** Flat command keys -> where they go in the config message, and their JSON type. */
@@ -66,7 +68,7 @@ export function configMessage(params: JsonObject, now: number): JsonObject {
   return message;
 }
 
-export const definition: ProductDefinition = {
+export const definition: ProductDefinition<EspSensorsHardware> = {
   name: "esp-sensors",
   defaults: optionDefaults(OPTIONS),
 
@@ -74,9 +76,13 @@ export const definition: ProductDefinition = {
     return `dht22-${String(index + 1).padStart(3, "0")}`;
   },
 
-  simulate(device): EspSensorsProduct {
-    return createEspSensors(device, { sensor: new SimulatedClimateSensor(device), sleeper: new TimerSleeper(device.timer) });
+  board: BOARD,
+  hardware: espSensorsHardware,
+  emulate: (device) => {
+    const e = emulatedNode(device);
+    return { buses: e.buses, faults: nodeFaults(e) };
   },
+  create: createEspSensors,
 
   topicFilter(deviceId: string, config: Readonly<Record<string, string>>): string {
     const o = readOptions(OPTIONS, config);

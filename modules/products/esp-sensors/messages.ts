@@ -15,7 +15,10 @@ export interface SensorData {
   config_version: number;
 }
 
-/** A DHT22 measures -40..80 C and 0..100 %; anything else is a faulty read, not weather. */
+/**
+ * Within what the message carries (-40..80 C, the sensor-data schema's) and what an SHT31
+ * measures (-40..125 C, 0..100 %): anything else is a faulty read or a broken part, not weather.
+ */
 export function plausible(r: ClimateReading): boolean {
   return r.celsius >= -40 && r.celsius <= 80 && r.humidity >= 0 && r.humidity <= 100;
 }

@@ -4,8 +4,13 @@
 //   persist it (a new version is acknowledged by one fresh reading) -> device.disconnect ->
 //   sleep update_interval seconds; the next wake connects again (a new session).
 // On the ESP32 sleep is deep sleep: the program restarts from the top, so everything needed
-// later (configuration, reconnect state, unpublished readings) is persisted the moment it
-// changes, and a new product instance picks it up. In the simulator the Sleeper calls wake().
+// later is kept the moment it changes, and a new product instance picks it up: the
+// configuration and unpublished readings in flash, the reconnect state in retained (RTC)
+// memory and, when it changes in a way that matters, in flash (reconnect.ts). On emulated
+// buses the sleep bus calls wake().
+// A sensor that fails (no answer, a CRC mismatch, a value out of range) is logged and read
+// again, up to SENSOR_ATTEMPTS times in the wake; then the wake has no reading (none is ever
+// invented) and goes on: flush, config, sleep. The next wake reads it again.
 // No status topic and no will: the specification has none, and a node that is offline
 // between short wakes by design would flap one (see README).
 
@@ -21,12 +26,17 @@ import { plausible, sensorData } from "./messages.js";
 import { OPTIONS } from "./options.js";
 import type { EspOptions } from "./options.js";
 import { readTopic } from "./read-topic.js";
-import { afterAttempt, backoffInterval, decide, loadReconnectState, RECONNECT_KEY, retryNow } from "./reconnect.js";
+import {
+  afterAttempt, backoffInterval, decide, fromRetained, loadReconnectState, RECONNECT_KEY, RETAINED_AT, RETAINED_COUNT, retryNow, toRetained, worthSaving,
+} from "./reconnect.js";
 import type { ReconnectState } from "./reconnect.js";
 import { configDispatcher, MAX_CONFIG_BYTES, mergeConfig, SETTINGS_KEY, settingsFor, validateSettings } from "./settings.js";
 import type { EspConfig, EspConfigMessage } from "./settings.js";
 import { espTopics } from "./topics.js";
 import type { EspTopics } from "./topics.js";
+
+/** Reads of the sensor per wake before the wake goes on without a reading. */
+export const SENSOR_ATTEMPTS = 3;
 
 export interface EspSensorsProduct extends Product {
   readonly sensorId: string;
@@ -52,6 +62,8 @@ class EspSensors implements EspSensorsProduct {
   readonly #settings: Settings<EspConfig>;
   readonly #configs: CommandDispatcher;
   #reconnect: ReconnectState;
+  /** The reconnect state flash holds. */
+  #flashed: ReconnectState;
   #running: Promise<void> | undefined;
   #stopped = false;
   /** Set when the wake must end now (stop, or awake too long); resolves the wake's `halted`. */
@@ -78,7 +90,9 @@ class EspSensors implements EspSensorsProduct {
     this.#settings = new Settings<EspConfig>(device.settings, SETTINGS_KEY, initial,
       (v) => validateSettings(v) ?? topicsProblem(v as EspConfig));
     this.#configs = configDispatcher((m) => this.#applyConfig(m));
-    this.#reconnect = loadReconnectState(safeGet(device, RECONNECT_KEY));
+    this.#flashed = loadReconnectState(safeGet(device, RECONNECT_KEY));
+    // Retained memory has the latest state unless power was lost since.
+    this.#reconnect = this.#retained() ?? this.#flashed;
     this.backlog = new Backlog(device.settings, BACKLOG_KEY, options.backlog_limit);
   }
 
@@ -96,10 +110,10 @@ class EspSensors implements EspSensorsProduct {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#hardware.sleeper.cancel?.();
     this.#endWake();
     await this.#device.disconnect(undefined, this.#options.connect_timeout * 1000);
     await this.#running;
+    this.#hardware.sleeper.close(); // an emulated sleep's pending wake is cancelled
   }
 
   wake(): Promise<void> {
@@ -135,7 +149,7 @@ class EspSensors implements EspSensorsProduct {
 
   async #cycle(halted: Promise<void>): Promise<void> {
     const config = this.#settings.value;
-    this.#takeReading(config);
+    await this.#takeReading(config);
     const decision = decide(config.mqtt.reconnect, this.#reconnect, this.#nowS());
     if (!decision.attempt) {
       this.#log(`broker skipped (attempt_count ${this.#reconnect.attempt_count}): next attempt in ${Math.ceil(decision.waitS)} s; ${this.backlog.items.length} reading(s) kept`);
@@ -153,7 +167,7 @@ class EspSensors implements EspSensorsProduct {
       if (message && (await this.#readConfig(message.payload)) && !this.#halted) {
         // The acknowledgement: one fresh reading under the new configuration, on its data
         // topic, so the sender need not wait a whole update_interval (see README).
-        this.#takeReading(this.#settings.value);
+        await this.#takeReading(this.#settings.value);
         await this.#publishBacklog(this.#topics(this.#settings.value));
       }
     } finally {
@@ -165,18 +179,9 @@ class EspSensors implements EspSensorsProduct {
     return espTopics(this.sensorId, config.mqtt, this.#options.root);
   }
 
-  #takeReading(config: EspConfig): void {
-    let reading: ClimateReading;
-    try {
-      reading = this.#hardware.sensor.read();
-    } catch (e) {
-      this.#log(`sensor read failed: ${describe(e)}; no reading this wake`);
-      return;
-    }
-    if (!plausible(reading)) {
-      this.#log(`sensor reading out of range (${reading.celsius} C, ${reading.humidity} %): dropped`);
-      return;
-    }
+  async #takeReading(config: EspConfig): Promise<void> {
+    const reading = await this.#measure();
+    if (!reading) return;
     try {
       for (const old of this.backlog.push(sensorData(reading, this.#options.unit as "C" | "F", this.#device.now(), config.version))) {
         this.#log(`backlog full (${this.backlog.limit}): dropped the reading taken at ${old.uptime} s`);
@@ -184,6 +189,26 @@ class EspSensors implements EspSensorsProduct {
     } catch (e) {
       this.#log(`could not persist the backlog: ${describe(e)}`); // the reading stays in RAM for this wake
     }
+  }
+
+  /** A plausible reading, or undefined after SENSOR_ATTEMPTS failed reads (each logged). */
+  async #measure(): Promise<ClimateReading | undefined> {
+    for (let attempt = 1; !this.#halted; attempt++) {
+      let problem: string;
+      try {
+        const r = await this.#hardware.sensor.read();
+        if (plausible(r)) return r;
+        problem = `reading out of range (${round2(r.celsius)} C, ${round2(r.humidity)} %)`;
+      } catch (e) {
+        problem = `read failed: ${describe(e)}`;
+      }
+      if (attempt >= SENSOR_ATTEMPTS) {
+        this.#log(`sensor ${problem}; no reading this wake (${attempt} attempts)`);
+        return undefined;
+      }
+      this.#log(`sensor ${problem}; reading again`);
+    }
+    return undefined;
   }
 
   /** Attempts as the reconnect strategy allows; persists the outcome of each. */
@@ -285,14 +310,31 @@ class EspSensors implements EspSensorsProduct {
   #saveReconnect(state: ReconnectState): void {
     this.#reconnect = state;
     try {
+      this.#hardware.sleeper.save(RETAINED_AT, toRetained(state));
+    } catch (e) {
+      this.#log(`could not keep the reconnect state in retained memory: ${describe(e)}`);
+    }
+    if (!worthSaving(this.#flashed, state)) return;
+    try {
       this.#device.settings.set(RECONNECT_KEY, state);
+      this.#flashed = state;
     } catch (e) {
       this.#log(`could not persist the reconnect state: ${describe(e)}`);
     }
   }
 
+  #retained(): ReconnectState | undefined {
+    try {
+      return fromRetained(this.#hardware.sleeper.load(RETAINED_AT, RETAINED_COUNT));
+    } catch (e) {
+      this.#log(`could not read retained memory: ${describe(e)}`);
+      return undefined;
+    }
+  }
+
+  /** Whole seconds, as the specification's RTC time and the retained words hold. */
   #nowS(): number {
-    return this.#device.now() / 1000;
+    return Math.floor(this.#device.now() / 1000);
   }
 
   #log(line: string): void {
@@ -306,6 +348,10 @@ function safeGet(device: Device, key: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 function describe(e: unknown): string {

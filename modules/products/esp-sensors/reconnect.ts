@@ -12,13 +12,22 @@
 // - Success resets attempt_count to 0.
 // - If the clock reads earlier than the last attempt (RTC lost), the wait counts as over.
 // - With reconnect.enabled false every wake makes one attempt and the state is left alone.
+//
+// Where it persists: in retained (RTC) memory, written after every attempt at no cost, and in
+// flash (settings), written only when the state changes in a way that matters: while the
+// count is 0 the time of the last attempt does not, so a node that connects every wake never
+// writes flash for it. After a power loss the retained memory is gone and flash has the state.
 
 import type { ReconnectConfig } from "./settings.js";
 
 /** Where the state persists, apart from the configuration so saving it never rewrites that. */
 export const RECONNECT_KEY = "esprc";
 
-/** What persists across deep sleep Times in seconds since the epoch, as the specification's. */
+/** Its record in retained memory: [attempt_count, last_attempt_time] at this word. */
+export const RETAINED_AT = 0;
+export const RETAINED_COUNT = 2;
+
+/** What persists across deep sleep. Times in whole seconds since the epoch, as the specification's. */
 export interface ReconnectState {
   attempt_count: number;
   last_attempt_time: number;
@@ -59,6 +68,20 @@ export function afterAttempt(p: ReconnectConfig, s: ReconnectState, success: boo
 /** True when another attempt may follow at once in the same wake. */
 export function retryNow(p: ReconnectConfig, s: ReconnectState): boolean {
   return p.enabled && s.attempt_count < p.max_attempts;
+}
+
+/** False when flash already holds a state that behaves the same. */
+export function worthSaving(stored: ReconnectState, state: ReconnectState): boolean {
+  return stored.attempt_count !== state.attempt_count || (state.attempt_count > 0 && stored.last_attempt_time !== state.last_attempt_time);
+}
+
+export function toRetained(s: ReconnectState): number[] {
+  return [s.attempt_count, s.last_attempt_time];
+}
+
+/** The retained record as a state; undefined when there is none. */
+export function fromRetained(words: number[] | undefined): ReconnectState | undefined {
+  return words && loadReconnectState({ attempt_count: words[0], last_attempt_time: words[1] });
 }
 
 /** A stored state that is not well-formed reads as the initial one. */

@@ -5,8 +5,10 @@ import { optionDefaults } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
 import { OPTIONS } from "./options.js";
+import { BOARD, meterHardware } from "./hardware.js";
+import type { MeterHardware } from "./hardware.js";
 import { createSmartMeter } from "./product.js";
-import { SimulatedMeterHardware } from "./simulation.js";
+import { emulatedMeter, meterFaults } from "./simulation.js";
 import { meterFilter, meterRoutes } from "./topics.js";
 import { commandBalance } from "./validators.js";
 
@@ -23,11 +25,17 @@ function numeric(value: Json | undefined): number | undefined {
   return undefined;
 }
 
-export const definition: ProductDefinition = {
+export const definition: ProductDefinition<MeterHardware> = {
   name: "smart-meter",
   defaults: optionDefaults(OPTIONS),
   deviceId: (index) => `METER${String(index + 1).padStart(3, "0")}`,
-  simulate: (device) => createSmartMeter(device, new SimulatedMeterHardware(device)),
+  board: BOARD,
+  hardware: meterHardware,
+  emulate: (device) => {
+    const e = emulatedMeter(device);
+    return { buses: e.buses, faults: meterFaults(e) };
+  },
+  create: createSmartMeter,
   // The meter number is a topic level already: no root option is needed for many meters.
   topicFilter: (deviceId) => meterFilter(meterRoutes(deviceId)),
   commands: USAGE,

@@ -20,6 +20,10 @@ export interface LedgerState {
   lastReportTs: number;
   /** Closed reports awaiting PUBACK, oldest first. */
   journal: JournalEntry[];
+  /** The meter's energy register (Wh) up to which consumption is counted; absent before the first reading. */
+  meterWh?: number;
+  /** When that register value was read (ms). */
+  meterAt?: number;
 }
 
 /** unitsConsumed at most 1000 kWh per report (consumption.schema.json). */
@@ -42,6 +46,8 @@ export function ledgerProblem(value: unknown): string | undefined {
   if (!isAmount(s.openMicro)) return "openMicro";
   if (!isCount(s.lastReportTs)) return "lastReportTs";
   if (!Array.isArray(s.journal)) return "journal";
+  if (s.meterWh !== undefined && (!isCount(s.meterWh) || s.meterWh >= 0x1_0000_0000)) return "meterWh";
+  if (s.meterAt !== undefined && !isCount(s.meterAt)) return "meterAt";
   for (const e of s.journal) {
     if (!Array.isArray(e) || e.length !== 4 || !isCount(e[0]) || !isAmount(e[1]) || !isCount(e[2]) || !isCount(e[3])) return "journal entry";
   }
@@ -71,6 +77,12 @@ export class Ledger {
     if (!(micro > 0)) return;
     this.state.openMicro += micro;
     this.state.balance = Math.max(0, this.state.balance - (micro / 1e6) * tariff);
+  }
+
+  /** Consumption is counted up to this register value, read at `at`. */
+  rebase(wh: number, at: number): void {
+    this.state.meterWh = wh;
+    this.state.meterAt = Math.max(0, Math.round(at));
   }
 
   /**

@@ -8,9 +8,10 @@ export const OPTIONS = {
   tariff: { type: "number", default: 1, min: 0.000001, max: 1_000_000, doc: "balance units deducted per kWh (1: the balance is in kWh)" },
   lowBalance: { type: "number", default: 1, min: 0, max: 1_000_000_000, doc: "at or below this balance the status is low_balance" },
   reportIntervalS: { type: "number", default: 30, min: 0.1, max: 86_400, doc: "consumption report period, s" },
-  sampleIntervalS: { type: "number", default: 5, min: 0.1, max: 3_600, doc: "integration step (sample and persist), s; at most reportIntervalS" },
+  sampleIntervalS: { type: "number", default: 5, min: 0.1, max: 3_600, doc: "meter reading step (read, bill, persist), s; at most reportIntervalS" },
   statusIntervalS: { type: "number", default: 300, min: 0, max: 86_400, doc: "periodic status, s; 0 turns it off" },
   maxBacklog: { type: "number", default: 40, min: 1, max: 1_000, integer: true, doc: "most closed reports kept until acknowledged" },
+  meterFaultLimit: { type: "number", default: 3, min: 1, max: 100, integer: true, doc: "failed meter readings in a row before the status says error" },
 } satisfies OptionsSpec;
 
 export interface MeterOptions {
@@ -20,12 +21,14 @@ export interface MeterOptions {
   lowBalance: number;
   /** Consumption report period. */
   reportIntervalMs: number;
-  /** Integration step: how often current and voltage are sampled, and the ledger persisted. */
+  /** How often the meter is read, its register increase billed, and the ledger persisted. */
   sampleIntervalMs: number;
   /** Periodic status; 0 turns it off. */
   statusIntervalMs: number;
   /** Most closed reports kept until acknowledged (persisted journal); see README "Backlog". */
   maxBacklog: number;
+  /** Failed meter readings in a row (no answer, bad CRC, nonsense) before the status says error. */
+  meterFaultLimit: number;
 }
 
 export function readMeterOptions(text: Readonly<Record<string, string>>): MeterOptions {
@@ -38,6 +41,7 @@ export function readMeterOptions(text: Readonly<Record<string, string>>): MeterO
     // The scheduler's floor is 100 ms.
     statusIntervalMs: o.statusIntervalS === 0 ? 0 : Math.round(Math.max(o.statusIntervalS, 0.1) * 1000),
     maxBacklog: o.maxBacklog,
+    meterFaultLimit: o.meterFaultLimit,
   };
   if (parsed.sampleIntervalMs > parsed.reportIntervalMs) {
     throw new RangeError(`sampleIntervalS (${o.sampleIntervalS}) must not exceed reportIntervalS (${o.reportIntervalS})`);

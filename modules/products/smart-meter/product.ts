@@ -1,6 +1,6 @@
-// The prepaid smart meter: integrates the measured power into energy, deducts it from the
-// local balance at the tariff, switches the supply relay on exactly while the balance is
-// above zero, reports consumption every 30 s at QoS 1, announces its status on change,
+// The prepaid smart meter: reads the energy register of its meter (a PZEM-004T), deducts the
+// register's increase from the local balance at the tariff, switches the supply relay on
+// exactly while the balance is above zero and checks that it followed, reports consumption every 30 s at QoS 1, announces its status on change,
 // answers balance commands with a balance report and asks for its balance on every
 // (re)connect. Consumption is persisted at every step and reported after a restart or an
 // outage: at least once, each µkWh in exactly one report whose timestamp and totalConsumed
@@ -12,8 +12,8 @@ import type { Device, Publication } from "../../device/device.js";
 import type { Product } from "../../device/product.js";
 import { Periodic } from "../../device/scheduler.js";
 import { schemaValidator } from "../../device/schema.js";
-import type { MeterHardware, Reading } from "./hardware.js";
-import { EnergyIntegrator, readingFault } from "./integrator.js";
+import type { MeterHardware, MeterReading } from "./hardware.js";
+import { readingFault, registerStep } from "./register.js";
 import { Ledger, emptyLedger, kwh, ledgerProblem } from "./ledger.js";
 import type { JournalEntry, LedgerState } from "./ledger.js";
 import { balanceMessage, balanceRequestMessage, consumptionMessage, statusMessage } from "./messages.js";
@@ -34,7 +34,7 @@ export interface SmartMeter extends Product {
   readonly options: Readonly<MeterOptions>;
   /** The books as they stand (and as last persisted, unless storage failed). */
   readonly ledger: Readonly<LedgerState>;
-  /** The steady status (online, low_balance, or error during a fault). */
+  /** The steady status (online, low_balance, or error while a fault lasts). */
   readonly status: StatusInfo;
 }
 
@@ -68,15 +68,21 @@ class Meter implements SmartMeter {
   readonly #routes: MeterRoutes;
   readonly #dispatcher: CommandDispatcher;
   readonly #ledger: Ledger;
-  readonly #integrator: EnergyIntegrator;
   readonly #statusTracker = new StatusTracker();
   readonly #sampler: Periodic;
   readonly #reporter: Periodic;
   readonly #heartbeat: Periodic | undefined;
   /** Timestamps of journal entries handed to the client and not yet settled. */
   readonly #inFlight = new Set<number>();
-  #measurementFault: string | undefined;
+  /** The meter has failed meterFaultLimit readings in a row: why the last one failed. */
+  #meterFault: string | undefined;
+  /** Failed readings in a row. */
+  #misses = 0;
+  /** The relay's contact did not follow the command. */
+  #relayFault: string | undefined;
   #storageFault: string | undefined;
+  /** The reading in progress: one at a time, and every caller waits for the same one. */
+  #stepping: Promise<void> | undefined;
   #connects = 0;
   /** A balance request awaits its PUBACK: the client resends that one, no second is queued. */
   #requestPending = false;
@@ -91,10 +97,8 @@ class Meter implements SmartMeter {
     this.meterNo = device.deviceId;
     this.#routes = meterRoutes(this.meterNo);
     this.#ledger = new Ledger(loadLedger(device));
-    // Longer gaps (clock set forward, a stalled loop) start a new baseline instead of billing a guess.
-    this.#integrator = new EnergyIntegrator(Math.max(10 * this.options.sampleIntervalMs, 60_000));
-    this.#sampler = new Periodic(device.timer, this.options.sampleIntervalMs, () => this.#step());
-    this.#reporter = new Periodic(device.timer, this.options.reportIntervalMs, () => this.#report());
+    this.#sampler = new Periodic(device.timer, this.options.sampleIntervalMs, () => void this.#step());
+    this.#reporter = new Periodic(device.timer, this.options.reportIntervalMs, () => void this.#report());
     this.#heartbeat = this.options.statusIntervalMs > 0
       ? new Periodic(device.timer, this.options.statusIntervalMs, () => this.#announceStatus(true))
       : undefined;
@@ -112,7 +116,7 @@ class Meter implements SmartMeter {
   }
 
   get status(): StatusInfo {
-    return deriveStatus(this.#ledger.balance, this.options.lowBalance, this.#measurementFault ?? this.#storageFault);
+    return deriveStatus(this.#ledger.balance, this.options.lowBalance, this.#relayFault ?? this.#meterFault ?? this.#storageFault);
   }
 
   start(): void {
@@ -145,7 +149,7 @@ class Meter implements SmartMeter {
     });
     // Reports from before a restart go first, in order; the client holds them until connected.
     for (const entry of this.#ledger.state.journal) this.#send(entry);
-    this.#step(); // baseline sample
+    void this.#step(); // the register since the last boot's reading
     this.#sampler.start();
     this.#reporter.start();
     this.#heartbeat?.start();
@@ -157,7 +161,7 @@ class Meter implements SmartMeter {
     this.#sampler.stop();
     this.#reporter.stop();
     this.#heartbeat?.stop();
-    if (this.#started) this.#step(); // count energy up to now; it is reported after the restart
+    if (this.#started) await this.#step(); // count energy up to now; it is reported after the restart
     this.#persist();
     // A clean DISCONNECT suppresses the will: the meter says offline itself.
     await this.#device.disconnect(() => this.#device.publish(this.#statusPublication({ status: "offline", message: "Meter stopped" })));
@@ -165,60 +169,86 @@ class Meter implements SmartMeter {
 
   // ---- measuring ----
 
-  /** One integration step: sample, count, deduct, persist; opens the relay at zero balance. */
-  #step(): void {
-    const watts = this.#hardware.relay.on ? this.#readWatts() : 0;
-    if (watts === undefined) {
-      this.#integrator.reset(); // the time without a valid reading is not billed
-      this.#announceStatus(false);
-      return;
-    }
-    const micro = this.#integrator.sample(this.#device.now(), watts);
-    if (micro > 0) {
-      this.#ledger.accrue(micro, this.options.tariff);
-      if (this.#ledger.balance <= 0 && this.#hardware.relay.on) this.#device.log("Balance exhausted: relay open");
-      this.#syncRelay();
-      this.#persist();
-    }
+  /** One step: read the meter, bill the register's increase, persist; the relay follows the balance. */
+  #step(): Promise<void> {
+    this.#stepping ??= this.#measure().finally(() => { this.#stepping = undefined; });
+    return this.#stepping;
+  }
+
+  async #measure(): Promise<void> {
+    this.#syncRelay();
+    const reading = await this.#read();
+    if (reading !== undefined) this.#bill(reading);
     this.#announceStatus(false);
   }
 
-  /** The load's power in watts, or undefined (and a measurement fault) when the reading is unusable. */
-  #readWatts(): number | undefined {
-    let reading: Reading | undefined;
-    let fault: string | undefined;
+  /** A usable reading, or undefined after counting the miss (status error after meterFaultLimit in a row). */
+  async #read(): Promise<MeterReading | undefined> {
+    let problem: string;
     try {
-      reading = this.#hardware.measure();
-      const problem = readingFault(reading);
-      if (problem !== undefined) fault = `Measurement fault: ${problem}`;
+      const reading = await this.#hardware.read();
+      const fault = readingFault(reading);
+      if (fault === undefined) {
+        if (this.#meterFault !== undefined) this.#device.log("Meter answers again");
+        this.#misses = 0;
+        this.#meterFault = undefined;
+        return reading;
+      }
+      problem = fault;
     } catch (e) {
-      fault = `Measurement fault: sensor failed: ${e instanceof Error ? e.message : String(e)}`;
+      problem = e instanceof Error ? e.message : String(e);
     }
-    if (fault !== undefined || reading === undefined) {
-      if (this.#measurementFault === undefined) this.#device.log(fault ?? "Measurement fault: no reading");
-      this.#measurementFault = fault ?? "Measurement fault: no reading";
-      return undefined;
+    this.#misses++;
+    if (this.#misses === 1) this.#device.log(`Meter reading skipped: ${problem}`);
+    if (this.#misses >= this.options.meterFaultLimit) {
+      if (this.#meterFault === undefined) this.#device.log(`Meter fault after ${this.#misses} failed readings: ${problem}`);
+      this.#meterFault = `Meter fault: ${problem}`;
     }
-    this.#measurementFault = undefined;
-    return reading.voltage * reading.current;
+    return undefined;
   }
 
-  /** The relay is on if and only if the balance is above zero. */
+  /** Deducts the register's increase since the last counted reading; a fault moves the baseline. */
+  #bill(reading: MeterReading): void {
+    const now = this.#device.now();
+    const { meterWh, meterAt } = this.#ledger.state;
+    const step = registerStep(meterWh, meterAt, reading.energy, now, this.options.sampleIntervalMs);
+    this.#ledger.rebase(reading.energy, now);
+    if ("fault" in step) {
+      this.#persist();
+      this.#announceEvent(step.fault);
+      return;
+    }
+    if (step.wh > 0) {
+      this.#ledger.accrue(step.wh * 1000, this.options.tariff); // 1 Wh = 1000 µkWh
+      if (this.#ledger.balance <= 0 && this.#hardware.relay.on) this.#device.log("Balance exhausted: relay open");
+      this.#syncRelay();
+    }
+    // Unchanged readings need no flash write; the first one sets the baseline.
+    if (step.wh > 0 || meterWh === undefined) this.#persist();
+  }
+
+  /** The relay is on if and only if the balance is above zero; a contact that did not follow is a fault. */
   #syncRelay(): void {
-    const on = this.#ledger.balance > 0;
-    if (this.#hardware.relay.on === on) return;
-    this.#hardware.relay.set(on);
-    // Power starts or stops here: the next sample integrates from this level, not the old one.
-    const watts = on ? this.#readWatts() : 0;
-    if (watts === undefined) this.#integrator.reset();
-    else this.#integrator.sample(this.#device.now(), watts);
+    const relay = this.#hardware.relay;
+    let fault: string | undefined;
+    try {
+      const on = this.#ledger.balance > 0;
+      if (relay.on !== on) relay.set(on);
+      const stuck = relay.stuck;
+      if (stuck === "closed") fault = "Relay fault: stuck closed, the supply cannot be cut";
+      else if (stuck === "open") fault = "Relay fault: stuck open, the supply cannot be restored";
+    } catch (e) {
+      fault = `Relay fault: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (fault !== this.#relayFault) this.#device.log(fault ?? "Relay follows again");
+    this.#relayFault = fault;
   }
 
   // ---- consumption reports ----
 
   /** Closes the period into a journal entry and sends it. */
-  #report(): void {
-    this.#step();
+  async #report(): Promise<void> {
+    await this.#step();
     // Offline, an empty period is not worth a journal slot: the next report covers it.
     const entry = this.#ledger.close(this.#device.now(), this.options.maxBacklog, this.#device.connected);
     if (!entry) {
@@ -265,8 +295,8 @@ class Meter implements SmartMeter {
   // ---- commands ----
 
   /** A valid balance command (schema-checked by the dispatcher); runs on the device's queue. */
-  #applyBalance({ balance, timestamp }: BalanceCommand): void {
-    this.#step(); // energy used so far is deducted from the old balance
+  async #applyBalance({ balance, timestamp }: BalanceCommand): Promise<void> {
+    await this.#step(); // energy used so far is deducted from the old balance
     if (this.#ledger.applyBalance(balance, timestamp, this.options.tariff)) {
       this.#syncRelay();
       this.#persist();
@@ -291,6 +321,13 @@ class Meter implements SmartMeter {
   }
 
   // ---- status ----
+
+  /** A one-off error status (the steady one follows at the next step), and a log line. */
+  #announceEvent(message: string): void {
+    this.#device.log(message);
+    this.#statusTracker.forget();
+    if (this.#device.connected) void this.#device.publish(this.#statusPublication({ status: "error", message: clip(message) }));
+  }
 
   /** Publishes the steady status when it changed, or always when `force` (connect, heartbeat). */
   #announceStatus(force: boolean): void {

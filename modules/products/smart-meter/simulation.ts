@@ -1,13 +1,21 @@
-// A simulated household on the meter: a standby base load, a fridge compressor cycling,
-// lighting that follows the hour of the day, and appliances (kettle, cooker, washing
-// machine) switching on at random with a time-of-day profile; ±2 % noise on the current,
-// and a 230 V supply drifting slowly by a few volts and sagging a little under load.
-// Driven only by device.now() and device.random() at each reading (no timers of its own), so
-// a seeded device repeats a run exactly. An open relay disconnects the load: current 0.
+// The meter's buses, emulated: a PZEM-004T model (modules/emulators/pzem004t.ts) on an
+// emulated Modbus line, measuring a household behind the supply relay, whose coil and
+// feedback contact are an emulated GPIO. The household: a standby base load, a fridge
+// compressor cycling, lighting that follows the hour of the day, and appliances (kettle,
+// cooker, washing machine) switching on at random with a time-of-day profile; ±2 % noise on
+// the current, and a 230 V supply drifting slowly by a few volts and sagging a little under
+// load. Driven only by device.now() and device.random() at each reading (no timers of its
+// own), so a seeded device repeats a run exactly. An open contact disconnects the load:
+// current 0 (a welded contact, `relay.stuck = 1`, keeps it connected).
 
-import { SimulatedRelay } from "../../device/hardware.js";
+import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
-import type { MeterHardware, Reading } from "./hardware.js";
+import type { Buses } from "../../drivers/io.js";
+import { EmulatedPin } from "../../emulators/digital.js";
+import { ModbusLine } from "../../emulators/modbus.js";
+import { EmulatedPzem } from "../../emulators/pzem004t.js";
+import type { PzemLoad } from "../../emulators/pzem004t.js";
+import { BOARD } from "./hardware.js";
 
 interface Appliance {
   name: string;
@@ -39,17 +47,22 @@ const STANDBY_AMPS = 0.25;
 /** A first reading (or one after a long pause) does not replay hours of switching. */
 const MAX_STEP_MS = 10 * MINUTE;
 
-export class SimulatedMeterHardware implements MeterHardware {
-  readonly relay = new SimulatedRelay();
+export class Household {
   readonly #source: Pick<Device, "now" | "random">;
   readonly #appliances: readonly Appliance[];
   /** When each running appliance stops (ms since epoch); absent while off. */
   readonly #runningUntil = new Map<string, number>();
   #lastAt: number | undefined;
+  #surge: { amps: number; until: number } | undefined;
 
   constructor(source: Pick<Device, "now" | "random">, appliances: readonly Appliance[] = HOUSEHOLD) {
     this.#source = source;
     this.#appliances = appliances;
+  }
+
+  /** A big load (a heat pump on defrost, a welder) for `ms`: drains a prepaid balance fast. */
+  surge(amps: number, ms: number): void {
+    this.#surge = { amps, until: this.#source.now() + ms };
   }
 
   /** Names of the appliances running at the last reading. */
@@ -57,20 +70,17 @@ export class SimulatedMeterHardware implements MeterHardware {
     return [...this.#runningUntil.keys()];
   }
 
-  measure(): Reading {
+  /** Volts and amps at the meter now; `connected`: the supply contact is closed. */
+  measure(connected: boolean): PzemLoad {
     const now = this.#source.now();
     this.#advance(now);
     const voltage = this.#voltage(now);
-    if (!this.relay.on) return { voltage, current: 0 };
-    let amps = STANDBY_AMPS;
+    if (!connected) return { voltage, current: 0 };
+    let amps = STANDBY_AMPS + (this.#surge && now < this.#surge.until ? this.#surge.amps : 0);
     for (const a of this.#appliances) if (this.#runningUntil.has(a.name)) amps += a.amps;
     const noisy = amps * (1 + (this.#source.random() - 0.5) * 0.04);
     // The supply sags about 0.1 V per ampere through the service cable.
     return { voltage: voltage - 0.1 * noisy, current: Math.max(0, noisy) };
-  }
-
-  rssi(): number {
-    return Math.round(-64 + (this.#source.random() - 0.5) * 8);
   }
 
   /** Switches appliances on and off for the time since the last reading (Poisson starts). */
@@ -98,4 +108,56 @@ export class SimulatedMeterHardware implements MeterHardware {
     const phase = (2 * Math.PI * (now % (24 * HOUR))) / (24 * HOUR);
     return 230 + 4 * Math.cos(phase - 0.6) + (this.#source.random() - 0.5);
   }
+}
+
+export interface EmulatedMeter {
+  buses: Buses;
+  /** The PZEM model: its register, raw overrides, address. */
+  pzem: EmulatedPzem;
+  /** The line to the PZEM, with its faults (bad CRC, silence, unplugged). */
+  line: ModbusLine;
+  /** The relay: `level` is the coil, `stuck` welds or kills the contact the sense pin reads. */
+  relay: EmulatedPin;
+  /** The household behind the meter (absent when a test gives its own load). */
+  household: Household | undefined;
+}
+
+/** What the dashboard may do to a simulated meter. */
+export function meterFaults(e: EmulatedMeter): Record<string, HardwareFault> {
+  return {
+    drain: { label: "Drain: a 40 A load for 10 minutes", apply: () => e.household?.surge(40, 10 * 60_000) },
+    silent: { label: "PZEM stops answering / answers again", apply: () => { e.line.faults.unplugged = !e.line.faults.unplugged; } },
+    weld: { label: "Relay contact welded / freed", apply: () => { e.relay.stuck = e.relay.stuck === undefined ? 1 : undefined; } },
+  };
+}
+
+/** The meter's parts behind emulated buses, with the board's options; `load` defaults to the household. */
+export function emulatedMeter(device: Device, load?: (connected: boolean) => PzemLoad): EmulatedMeter {
+  const relay = new EmulatedPin();
+  const household = load ? undefined : new Household(device);
+  const measure = load ?? ((connected: boolean) => household!.measure(connected));
+  const line = new ModbusLine(device.timer);
+  // The contact, not the coil, connects the load: a stuck contact stays where it is.
+  const pzem = new EmulatedPzem({ now: () => device.now(), load: () => measure((relay.stuck ?? relay.level) === 1) }).attachTo(line);
+  const wifi = class {
+    get rssi(): number {
+      return Math.round(-64 + (device.random() - 0.5) * 8);
+    }
+  };
+  // The model learns of a switched coil at once, not at its next reading.
+  const coil = class extends relay.io {
+    override write(value: 0 | 1): void {
+      super.write(value);
+      pzem.advance();
+    }
+  };
+  return {
+    pzem, line, relay, household,
+    buses: {
+      meter: { io: line.io, ...BOARD.meter.options },
+      relay: { io: coil, ...BOARD.relay.options },
+      relaySense: { io: relay.io, ...BOARD.relaySense.options },
+      wifi: { io: wifi },
+    },
+  };
 }

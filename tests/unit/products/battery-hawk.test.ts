@@ -21,7 +21,9 @@ import { chargeOf, healthClass, healthScore, vehicleSummary } from "../../../mod
 import { normalizeMac, isVehicleId } from "../../../modules/products/battery-hawk/ids.js";
 import { sanitizeReading, responseMessage } from "../../../modules/products/battery-hawk/messages.js";
 import type { MonitorState } from "../../../modules/products/battery-hawk/registry.js";
-import { SimulatedMonitors, simulatedAssociations, simulatedMac } from "../../../modules/products/battery-hawk/simulation.js";
+import { SimulatedFleet, emulatedFleet, simulatedAssociations, simulatedMac } from "../../../modules/products/battery-hawk/simulation.js";
+import type { MonitorPhysics } from "../../../modules/emulators/bm2bm6.js";
+import { simulate } from "../../../modules/device/product.js";
 import { HawkTopics } from "../../../modules/products/battery-hawk/topics.js";
 import { topicMatches } from "../../../modules/mqtt/topic.js";
 import { ProductSchemas } from "../../products/harness.js";
@@ -557,56 +559,52 @@ describe("battery-hawk ids and messages", () => {
   });
 });
 
-describe("battery-hawk simulation", () => {
+describe("battery-hawk simulation (the physics behind the emulated air)", () => {
   const fleet = (id: string) => [1, 2, 3, 4].map((n) => simulatedMac(id, n));
 
   function run(seed: number, hours: number, stepMs = 10_000, id = GW) {
     let now = Date.UTC(2024, 0, 15, 6, 0);
-    const sim = new SimulatedMonitors({ now: () => now, random: prng(seed) }, id);
-    const samples: { mac: string; at: number; r: ReadOutcome }[] = [];
-    const discovered = new Set<string>();
+    const appeared = new Set<string>();
+    const sim = new SimulatedFleet({ now: () => now, random: prng(seed) }, id, (m) => appeared.add(m.mac));
+    const samples: { mac: string; at: number; p: MonitorPhysics | undefined }[] = [];
+    const heard = new Set<string>();
     const phases = new Set<string>();
-    return (async () => {
-      for (let t = 0; t < hours * 3_600_000; t += stepMs) {
-        now += stepMs;
-        for (const a of await sim.scan()) discovered.add(a.mac);
-        for (const mac of fleet(id)) samples.push({ mac, at: now, r: await sim.read(mac) });
-        phases.add(sim.phaseOf("family_car")!);
-        phases.add(sim.phaseOf("camper_van")!);
-      }
-      return { samples, discovered, phases };
-    })();
+    for (let t = 0; t < hours * 3_600_000; t += stepMs) {
+      now += stepMs;
+      for (const mac of appeared) if (sim.physics(mac)) heard.add(mac);
+      for (const mac of fleet(id)) samples.push({ mac, at: now, p: sim.physics(mac) });
+      phases.add(sim.phaseOf("family_car")!);
+      phases.add(sim.phaseOf("camper_van")!);
+    }
+    return { samples, heard, phases };
   }
 
-  it("produces plausible voltages, temperatures, currents and RSSI over a simulated day", async () => {
-    const { samples, discovered, phases } = await run(3, 24, 30_000);
-    const ok = samples.filter((s) => s.r.ok).map((s) => s.r as Extract<ReadOutcome, { ok: true }>);
+  it("produces plausible voltages, temperatures, charge and RSSI over a simulated day", () => {
+    const { samples, heard, phases } = run(3, 24, 30_000);
+    const ok = samples.filter((s) => s.p).map((s) => s.p!);
     assert.ok(ok.length > samples.length / 2);
-    for (const r of ok) {
-      assert.ok(r.info.voltage >= 11.5 && r.info.voltage <= 14.5, `voltage ${r.info.voltage}`);
-      assert.ok(r.info.temperature! >= 0 && r.info.temperature! <= 50, `temperature ${r.info.temperature}`);
-      assert.ok(r.info.state_of_charge! >= 0 && r.info.state_of_charge! <= 100);
-      assert.ok(r.rssi! <= -50 && r.rssi! >= -95, `rssi ${r.rssi}`);
+    for (const p of ok) {
+      assert.ok(p.voltage >= 11.5 && p.voltage <= 14.5, `voltage ${p.voltage}`);
+      assert.ok(p.temperature >= 0 && p.temperature <= 50, `temperature ${p.temperature}`);
+      assert.ok(p.state_of_charge >= 0 && p.state_of_charge <= 100);
+      assert.ok(p.rssi <= -50 && p.rssi >= -95, `rssi ${p.rssi}`);
     }
-    assert.ok(ok.some((r) => r.info.voltage > 13.5), "charging while the engine runs");
-    assert.ok(ok.some((r) => r.info.voltage < 12.8), "resting while parked");
-    assert.ok(ok.some((r) => (r.info.current ?? 0) > 0) && ok.some((r) => (r.info.current ?? 0) < 0), "charge and discharge currents");
-    assert.ok(samples.some((s) => !s.r.ok && s.r.errorCode === 1001), "a vehicle drives out of range");
+    assert.ok(ok.some((p) => p.voltage > 13.5), "charging while the engine runs");
+    assert.ok(ok.some((p) => p.voltage < 12.8), "resting while parked");
+    assert.ok(samples.some((s) => !s.p), "a vehicle drives out of range");
     assert.deepEqual([...phases].sort(), ["away", "parked", "running"]);
-    assert.ok(discovered.has(simulatedMac(GW, 5)), "the spare monitor is discovered");
-    assert.ok(discovered.size > 5, "a passing vehicle's monitor is seen now and then");
-    for (const mac of discovered) assert.equal(normalizeMac(mac), mac);
+    assert.ok(heard.has(simulatedMac(GW, 5)), "the spare monitor is installed");
+    assert.ok(heard.size > 5, "a passing vehicle's monitor is heard now and then");
+    for (const mac of heard) assert.equal(normalizeMac(mac), mac);
   });
 
-  it("repeats exactly for the same seed", async () => {
-    const a = await run(11, 2);
-    const b = await run(11, 2);
-    assert.deepEqual(a.samples, b.samples);
+  it("repeats exactly for the same seed", () => {
+    assert.deepEqual(run(11, 2).samples, run(11, 2).samples);
   });
 
-  it("gives every gateway its own monitors, derived from its device id, even on the same seed", async () => {
+  it("gives every gateway its own monitors, derived from its device id, even on the same seed", () => {
     const ids = ["hawk-gw-001", "hawk-gw-002", "hawk-gw-003"];
-    const seen = await Promise.all(ids.map(async (id) => (await run(3, 24, 60_000, id)).discovered));
+    const seen = ids.map((id) => run(3, 24, 60_000, id).heard);
     for (const [i, macs] of seen.entries()) {
       assert.ok(macs.has(simulatedMac(ids[i], 1)));
       for (const [j, other] of seen.entries()) if (i !== j) for (const mac of macs) assert.ok(!other.has(mac), `${ids[i]} and ${ids[j]} share ${mac}`);
@@ -614,15 +612,107 @@ describe("battery-hawk simulation", () => {
     assert.equal(simulatedMac("hawk-gw-001", 1), simulatedMac("hawk-gw-001", 1), "stable across runs and platforms");
     assert.deepEqual(simulatedAssociations("hawk-gw-002").split(",").map((a) => a.split("=")[0]), fleet("hawk-gw-002"));
   });
+});
 
-  it("the simulated gateway associates its own fleet", async () => {
+describe("battery-hawk on the BM2/BM6 driver over the emulated BLE air", () => {
+  /** Stops the gateway while the kit's time runs (its goodbye waits for the broker). */
+  async function halt(kit: Kit, product: { stop(): Promise<void> }) {
+    const stopped = product.stop();
+    await kit.run(1000, 100);
+    await stopped;
+  }
+  const fleet = (id: string) => [1, 2, 3, 4].map((n) => simulatedMac(id, n));
+
+  it("the simulated gateway associates its own fleet and reads it through the driver", async () => {
     const kit = new Kit({ deviceId: "hawk-gw-002", config: { poll_interval_ms: "1000", scan_interval_ms: "1000" }, start: START });
     kits.push({ kit, root: "" });
-    const product = definition.simulate(kit.device);
+    const product = simulate(definition, kit.device).product;
+    product.start();
+    await kit.run(5000, 100);
+    const readings = kit.broker.published.filter((m) => m.topic.endsWith("/reading")).map((m) => m.json);
+    assert.deepEqual([...new Set(readings.map((r) => r.device_id))].sort(), fleet("hawk-gw-002").sort());
+    for (const r of readings) {
+      assert.ok((r.voltage as number) > 11 && (r.voltage as number) < 15, `voltage ${r.voltage}`);
+      // What the protocols carry: BM6 reports temperature, BM2 does not; neither current nor capacity.
+      assert.equal("temperature" in r, r.device_type === "BM6", JSON.stringify(r));
+      assert.equal("current" in r || "capacity" in r, false);
+    }
+    const discovered = kit.broker.published.filter((m) => m.topic.endsWith("/discovery/found")).map((m) => m.json);
+    assert.ok(discovered.every((d) => d.device_type === "BM2" || d.device_type === "BM6"), "the neighbour's phone is passed over");
+    await halt(kit, product);
+  });
+
+  /** The simulated gateway on its emulated fleet, the monitors at hand to break. */
+  async function rig() {
+    const kit = new Kit({ deviceId: GW, config: { poll_interval_ms: "2000", scan_interval_ms: "60000" }, start: START });
+    kits.push({ kit, root: "" });
+    const air = emulatedFleet(kit.device);
+    const product = createBatteryHawk(kit.device, definition.hardware(air.buses, kit.device), { ...kit.device.config, associations: simulatedAssociations(GW) });
     product.start();
     await kit.run(3000, 100);
-    const macs = new Set(kit.broker.published.filter((m) => m.topic.endsWith("/reading")).map((m) => m.json.device_id));
-    assert.deepEqual([...macs].sort(), fleet("hawk-gw-002").sort());
+    const starter = simulatedMac(GW, 1);
+    const statuses = () => kit.broker.published.filter((m) => m.topic === `battery_hawk/device/${starter}/status`).map((m) => m.json);
+    const readings = () => kit.broker.published.filter((m) => m.topic === `battery_hawk/device/${starter}/reading`).length;
+    return { kit, product, monitor: air.monitors.get(starter)!, starter, statuses, readings };
+  }
+
+  it("a monitor that disappears is connected:false with 1001 Connection timeout, and connected again when it returns", async () => {
+    const r = await rig();
+    assert.equal(r.statuses().at(-1)!.connected, true);
+    r.monitor.faults.gone = true;
+    await r.kit.run(4000, 100);
+    const gone = r.statuses().at(-1)!;
+    assert.equal(gone.connected, false);
+    assert.equal(gone.error_code, 1001);
+    assert.equal(gone.error_message, "Connection timeout");
+    const before = r.readings();
+    r.monitor.faults.gone = false;
+    await r.kit.run(4000, 100);
+    const back = r.statuses().at(-1)!;
+    assert.equal(back.connected, true);
+    assert.equal("error_code" in back, false);
+    assert.ok(r.readings() > before, "readings resume");
+    assert.ok(r.kit.logs.some((l) => /not heard advertising/.test(l)), "the driver's reason is logged");
+    await halt(r.kit, r.product);
+  });
+
+  it("a corrupt report keeps the monitor connected with 1004 and publishes no reading; the next one clears it", async () => {
+    const r = await rig();
+    const before = r.readings();
+    r.monitor.faults.garbled = 1;
+    await r.kit.run(2000, 100);
+    const bad = r.statuses().at(-1)!;
+    assert.equal(bad.connected, true);
+    assert.equal(bad.error_code, 1004);
+    assert.match(bad.error_message as string, /Corrupt report/);
+    assert.equal(r.readings(), before, "no reading from a corrupt report");
+    r.monitor.faults.truncated = 1;
+    await r.kit.run(2000, 100);
+    assert.equal(r.statuses().at(-1)!.error_code, 1004);
+    await r.kit.run(2000, 100);
+    assert.equal("error_code" in r.statuses().at(-1)!, false);
+    assert.equal(r.readings(), before + 1);
+    await halt(r.kit, r.product);
+  });
+
+  it("a connection dropped mid-read is connected:false with 1005; read_data then fails, and the gateway keeps going", async () => {
+    const r = await rig();
+    r.monitor.faults.dropMidRead = 2;
+    await r.kit.run(2000, 100);
+    const lost = r.statuses().at(-1)!;
+    assert.equal(lost.connected, false);
+    assert.equal(lost.error_code, 1005);
+    r.kit.broker.deliver(r.product.topics.gateway.commandReadData.topic, { request_id: "r1", command: "read_data", device_id: r.starter }, { qos: 0 });
+    await r.kit.run(1000, 100);
+    const answer = r.kit.broker.published.filter((m) => m.topic.endsWith("/command/response")).at(-1)!.json;
+    assert.equal(answer.success, false);
+    assert.match((answer.error as { message: string }).message, /Connection lost/);
+    const readings = r.readings();
+    await r.kit.run(2000, 100);
+    assert.ok(r.readings() > readings, "the next poll reads it again");
+    const others = r.kit.broker.published.filter((m) => m.topic === `battery_hawk/device/${simulatedMac(GW, 2)}/reading`).length;
+    assert.ok(others >= 4, "the other monitors were read all along");
+    await halt(r.kit, r.product);
   });
 });
 

@@ -1,6 +1,8 @@
 // The BESS controller's timing and physics on the test kit: a real Device over the real client,
 // a scripted broker and a fake clock, so intervals, reconnect delays and hysteresis are exact.
-// Every message the controller publishes is checked against its table entry and schema.
+// MQTT behaviour runs on scripted hardware; the controller on its drivers over the emulated
+// RS-485 line (BMS and converter models, line faults) has its own section. Every message the
+// controller publishes is checked against its table entry and schema.
 
 import assert from "node:assert/strict";
 import * as P from "../../../modules/mqtt/packets.js";
@@ -12,7 +14,13 @@ import { prng } from "../../../modules/device/prng.js";
 import { createBess, compareVersions, GOODBYE_MS, OUTBOX } from "../../../modules/products/bess/product.js";
 import type { BessProduct } from "../../../modules/products/bess/product.js";
 import type { BessHardware, BessReading, Mode, ModeLimits } from "../../../modules/products/bess/hardware.js";
-import { SimulatedBess } from "../../../modules/products/bess/simulation.js";
+import { emulateBess } from "../../../modules/products/bess/simulation.js";
+import type { EmulatedBess, SimulationOptions } from "../../../modules/products/bess/simulation.js";
+import { BatteryPack } from "../../../modules/emulators/battery-pack.js";
+import type { PackOptions } from "../../../modules/emulators/battery-pack.js";
+import { EmulatedConverter } from "../../../modules/emulators/power-converter.js";
+import { encodeSetpoints } from "../../../modules/drivers/power-converter.js";
+import { BMS_ALARM, BMS_REGISTERS } from "../../../modules/drivers/bms.js";
 import { SETTINGS_KEY } from "../../../modules/products/bess/settings.js";
 import { bandFor, THRESHOLDS } from "../../../modules/products/bess/conditions.js";
 import { MQTT_ERRORS, seedError } from "../../../modules/products/bess/codes.js";
@@ -27,16 +35,16 @@ const EPOCH = 1_713_012_345_000;
 const DEVICE = "bess_controller_001";
 type Obj = Record<string, unknown>;
 
-/** Hardware whose reading the test sets. */
+/** Hardware whose reading the test sets; it answers at once. */
 class ScriptedHardware implements BessHardware {
   mode: Mode = "idle";
   limits: ModeLimits = { powerLimitKw: 0, socMin: 0 };
-  reading: BessReading = { voltage: 52, current: 0, powerKw: 0, soc: 60, soh: 98, moduleTemps: [30, 30, 30, 30] };
-  setMode(mode: Mode, limits: ModeLimits): void {
+  reading: BessReading = { voltage: 52, current: 0, powerKw: 0, soc: 60, soh: 98, moduleTemps: [30, 30, 30, 30], cellMaxV: 3.252, cellMinV: 3.248, bmsAlarms: 0 };
+  async setMode(mode: Mode, limits: ModeLimits): Promise<void> {
     this.mode = mode;
     this.limits = limits;
   }
-  read(): BessReading {
+  async read(): Promise<BessReading> {
     return { ...this.reading, moduleTemps: this.reading.moduleTemps.slice() };
   }
   temps(t: number): void {
@@ -53,14 +61,29 @@ class OnKit {
   readonly product: BessProduct;
   readonly hardware: BessHardware;
   readonly root: string;
+  /** The emulated line and models, when the controller runs on its drivers (`bus`). */
+  readonly emulated?: EmulatedBess;
+  /** Fake time per step: short on the bus, so each Modbus exchange (tens of ms) completes in its own step. */
+  readonly #stepMs: number;
 
-  constructor(options: { hardware?: BessHardware; stored?: Obj; config?: Record<string, string> } = {}) {
+  constructor(options: { hardware?: BessHardware; bus?: Partial<SimulationOptions>; stored?: Obj; config?: Record<string, string> } = {}) {
     this.kit = new Kit({ deviceId: DEVICE, config: options.config, start: EPOCH });
     if (options.stored) this.kit.settings.set(SETTINGS_KEY, options.stored);
     this.root = options.config?.root ?? "";
-    this.hardware = options.hardware ?? new SimulatedBess(this.kit.device);
+    if (options.bus) {
+      this.emulated = emulateBess(this.kit.device, options.bus);
+      this.hardware = definition.hardware(this.emulated.buses, this.kit.device) as BessHardware;
+    } else {
+      this.hardware = options.hardware ?? new ScriptedHardware();
+    }
+    this.#stepMs = options.bus ? 20 : 1000;
     this.product = createBess(this.kit.device, this.hardware);
     rigs.push(this);
+  }
+
+  get bus(): EmulatedBess {
+    assert.ok(this.emulated, "a rig on the emulated bus");
+    return this.emulated;
   }
 
   async started(): Promise<this> {
@@ -73,12 +96,16 @@ class OnKit {
   async deliver(topic: string, payload: string | Obj, qos: QoS = 1): Promise<void> {
     this.kit.broker.deliver(topic, payload, { qos });
     await this.kit.settle();
+    let idle = false;
+    void this.product.idle().then(() => { idle = true; });
+    // On the bus a command waits for the converter's answers: let fake time pass for them.
+    for (let i = 0; i < 100 && !idle && this.emulated; i++) await this.kit.run(this.#stepMs, this.#stepMs);
     await this.product.idle();
     await this.kit.settle();
   }
 
   advance(ms: number): Promise<void> {
-    return this.kit.run(ms, Math.min(ms, 1000));
+    return this.kit.run(ms, Math.min(ms, this.#stepMs));
   }
 
   /** JSON messages on a topic (filter), with when they were made (their timestamp) relative to EPOCH. */
@@ -460,11 +487,153 @@ describe("bess: alarms with hysteresis (kit, scripted hardware)", () => {
   });
 });
 
-describe("bess: simulated hardware physics", () => {
-  function sim(options = {}) {
+describe("bess on its drivers over the emulated RS-485 line (kit)", () => {
+  const codes = (rig: OnKit, filter: string) => rig.on(filter).map((m) => m.json.code);
+  /** A controller on the bus, 300 ms into its first period: each reading (every 5 s), answered or timed out (200 ms), completes inside the test's windows. */
+  const onBus = async (options: Partial<SimulationOptions> = {}): Promise<OnKit> => {
+    const rig = await new OnKit({ bus: options }).started();
+    await rig.advance(300); // the power-up idle write
+    return rig;
+  };
+
+  it("set_mode is written to the converter (address 2) and read back; telemetry comes from the BMS's registers (address 1)", async () => {
+    const rig = await onBus({ initialSoc: 60 });
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", params: { power_limit_kw: 25, soc_min: 20 }, request_id: "d" });
+    assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1010);
+    assert.equal(rig.bus.converter.mode, "discharge");
+    assert.equal(rig.hardware.mode, "discharge", "confirmed by read-back");
+    const frames = rig.bus.line.requests.map((f) => `${f[0]}/${f[1]}`);
+    assert.deepEqual(frames.slice(-2), ["2/16", "2/3"], "one write, one read-back");
+    await rig.advance(5000);
+    const [t] = rig.on("bess/telemetry");
+    assert.equal(t.at, 5000);
+    const e = t.json.electrical as Obj;
+    assert.ok(Math.abs((e.power_kw as number) - 25) < 0.05, `power ${e.power_kw}`);
+    assert.ok((t.json.battery as Obj).soc as number < 60, "discharging");
+    assert.ok(rig.bus.line.requests.some((f) => f[0] === 1 && f[1] === 4), "BMS read with function 4");
+  });
+
+  it("a converter that refuses the write: the command is answered failed (2004) with the exception, the mode stays; the next one works", async () => {
+    const rig = await onBus();
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "c" });
+    rig.bus.converter.refuse = 4;
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", request_id: "d" });
+    const answer = rig.on("bess/status/error").at(-1)!;
+    assert.equal(answer.json.request_id, "d");
+    assert.equal(answer.json.code, 2004);
+    assert.match(String(answer.json.message), /discharge not applied, converter still charge: converter refused the set-points: exception 4 \(slave device failure\)/);
+    assert.equal(rig.hardware.mode, "charge");
+    assert.equal(rig.bus.converter.mode, "charge");
+    assert.ok(rig.on("bess/logs/error").some((m) => m.json.component === "battery_manager"));
+    rig.bus.line.faults.silent = 1;
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "idle", request_id: "i" });
+    assert.match(String(rig.on("bess/status/error").at(-1)?.json.message), /no answer from 2/, "a silent converter is a failed command too");
+    rig.bus.converter.refuse = 0;
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "idle", request_id: "i2" });
+    assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1010);
+    assert.equal(rig.bus.converter.mode, "idle");
+  });
+
+  it("a BMS that stops answering: readings skipped; the third is an error status (7001), an alarm (7000), the converter idled (6002); recovery clears them", async () => {
+    const rig = await onBus();
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", params: { power_limit_kw: 10 }, request_id: "d" });
+    await rig.advance(5000);
+    assert.equal(rig.on("bess/telemetry").length, 1);
+    rig.bus.line.faults.silent = 3;
+    await rig.advance(10_000);
+    assert.equal(rig.on("bess/telemetry").length, 1, "readings skipped");
+    assert.deepEqual(codes(rig, "bess/status/error"), [], "two misses are noise");
+    assert.equal(rig.on("bess/logs/warning").filter((m) => /BMS reading skipped/.test(String(m.json.message))).length, 2);
+    await rig.advance(5000);
+    assert.deepEqual(codes(rig, "bess/status/error"), [7001, 6002]);
+    assert.match(String(rig.on("bess/status/error")[0].json.message), /BMS readings lost: 3 in a row failed, last: no answer from 1/);
+    assert.deepEqual(rig.on("bess/alarms/critical").map((m) => [m.json.code, m.json.severity, m.json.module_id]), [[7000, 3, 0]]);
+    assert.equal(rig.bus.converter.mode, "idle", "not run blind");
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "c" });
+    const refusal = rig.on("bess/status/+").find((m) => m.json.request_id === "c")!;
+    assert.equal(refusal.json.code, 2004);
+    assert.match(String(refusal.json.message), /BMS cannot be read/);
+    await rig.advance(5000);
+    assert.equal(rig.on("bess/telemetry").length, 2, "readings again");
+    assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1060);
+    assert.deepEqual(rig.on("bess/alarms/info").map((m) => [m.json.code, m.json.severity]), [[7000, 1]], "alarm cleared");
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "c2" });
+    assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1010, "accepted again");
+  });
+
+  it("CRC errors from the BMS are 7002 and values out of range 7004, each after three readings; the device keeps running", async () => {
+    const rig = await onBus();
+    rig.bus.line.faults.badCrc = 3;
+    await rig.advance(15_000);
+    assert.deepEqual(codes(rig, "bess/status/error"), [7002], "converter already idle: no 6002");
+    assert.match(String(rig.on("bess/status/error")[0].json.message), /bad CRC in the answer from 1/);
+    await rig.advance(5000);
+    assert.equal(rig.on("bess/status/info").at(-1)?.json.code, 1060);
+    rig.bus.bms.overrides[BMS_REGISTERS.soc] = 12_000;
+    await rig.advance(15_000);
+    assert.deepEqual(codes(rig, "bess/status/error"), [7002, 7004]);
+    assert.match(String(rig.on("bess/status/error")[1].json.message), /state of charge 120 % out of range/);
+    assert.equal(rig.on("bess/telemetry").length, 1, "no telemetry from a reading out of range");
+    rig.bus.bms.overrides[BMS_REGISTERS.soc] = undefined;
+    await rig.advance(5000);
+    assert.equal(rig.on("bess/telemetry").length, 2);
+    assert.equal(rig.kit.device.connected, true);
+  });
+
+  it("the BMS's own flags feed the alarms: over-temperature is 3002 on the hottest module with a thermal shutdown; a ground fault is 4009", async () => {
+    const rig = await onBus();
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "discharge", params: { power_limit_kw: 5 }, request_id: "d" });
+    rig.bus.bms.forced = (1 << BMS_ALARM.OVER_TEMP_ALARM) | (1 << BMS_ALARM.GROUND_FAULT);
+    await rig.advance(5000);
+    const critical = rig.on("bess/alarms/critical").map((m) => [m.json.code, m.json.severity, m.json.module_id]);
+    assert.deepEqual(critical, [[3002, 4, 4], [4009, 3, 0]], "module 4 is the warmest at rest");
+    assert.match(String(rig.on("bess/alarms/critical")[0].json.message), /BMS flag/);
+    assert.match(String(rig.on("bess/alarms/critical")[1].json.message), /GROUND_FAULT/);
+    assert.equal(rig.on("bess/status/error").at(-1)?.json.code, 6001);
+    assert.equal(rig.bus.converter.mode, "idle", "thermal shutdown over the bus");
+    rig.bus.bms.forced = 0;
+    await rig.advance(5000);
+    assert.deepEqual(rig.on("bess/alarms/info").map((m) => m.json.code).sort(), [3002, 4009], "both clear with the flags");
+  });
+
+  it("a thermal shutdown the converter refuses is reported, then retried at the next reading until it holds", async () => {
+    const rig = await onBus();
+    await rig.deliver("bess/control/commands", { command: "set_mode", mode: "charge", request_id: "c" });
+    rig.bus.converter.refuse = 6;
+    rig.bus.bms.forced = 1 << BMS_ALARM.OVER_TEMP_ALARM;
+    await rig.advance(5000);
+    const first = rig.on("bess/status/error").at(-1)!;
+    assert.equal(first.json.code, 6001);
+    assert.match(String(first.json.message), /did not confirm idle \(converter refused the set-points: exception 6 \(slave device busy\)\)/);
+    assert.equal(rig.bus.converter.mode, "charge");
+    rig.bus.converter.refuse = 0;
+    await rig.advance(5000);
+    assert.equal(rig.bus.converter.mode, "idle", "retried");
+    assert.match(String(rig.on("bess/status/error").at(-1)?.json.message), /Emergency thermal shutdown: module 4 at .* C, mode idle/);
+  });
+
+  it("cells drifting apart raise the cell imbalance warning (4008) from the controller's threshold and the BMS's flag", async () => {
+    const rig = await onBus({ cellSpreadV: 0.12 });
+    await rig.advance(5000);
+    const [w] = rig.on("bess/alarms/warning");
+    assert.equal(w.json.code, 4008);
+    assert.match(String(w.json.message), /Cell voltage deviation \(cells 3\.\d{3}-3\.\d{3} V\)/);
+  });
+});
+
+describe("bess: emulated pack and converter physics", () => {
+  function sim(options: Partial<PackOptions & { maxPowerKw: number }> = {}) {
     let now = EPOCH;
-    const source = { now: () => now, random: prng(3) };
-    return { bess: new SimulatedBess(source, options), advance: (ms: number) => { now += ms; } };
+    const { maxPowerKw = 30, ...packOptions } = options;
+    const pack = new BatteryPack({ now: () => now, random: prng(3) }, packOptions);
+    const converter = new EmulatedConverter(pack, maxPowerKw);
+    return {
+      bess: {
+        setMode: (mode: Mode, limits: ModeLimits) => assert.equal(converter.writeHolding(0, encodeSetpoints({ mode, ...limits })), undefined),
+        read: () => pack.state(),
+      },
+      advance: (ms: number) => { now += ms; },
+    };
   }
 
   it("integrates power over time against capacity: 25 kW for 1 h takes about 50 % of 50 kWh, then stops at soc_min", () => {
@@ -478,6 +647,17 @@ describe("bess: simulated hardware physics", () => {
     const r2 = bess.read();
     assert.ok(Math.abs(r2.soc - 20) < 1e-9, `stopped at soc_min: ${r2.soc}`);
     assert.equal(r2.powerKw, 0);
+  });
+
+  it("a set-point change applies from then on: the old set-points hold up to the change", () => {
+    const { bess, advance } = sim({ initialSoc: 80 });
+    bess.setMode("discharge", { powerLimitKw: 25, socMin: 0 });
+    advance(1_800_000);
+    bess.setMode("idle", { powerLimitKw: 25, socMin: 0 }); // no reading in between
+    advance(1_800_000);
+    const r = bess.read();
+    assert.ok(r.soc > 53 && r.soc < 56, `half an hour at 25 kW: ${r.soc}`);
+    assert.equal(r.powerKw, 0);
   });
 
   it("voltage, current and power agree; current is positive discharging, negative charging", () => {

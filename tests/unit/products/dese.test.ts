@@ -2,7 +2,9 @@
 // connection and its will, reconnect backoff, the telemetry and status schedules (and a config
 // update rescheduling them), the bounded offline outbox, the organisation and device checks of
 // commands and config, pump durations and the dosing interlock, alert hysteresis and rate
-// limit, the range policy, the simulation's physics, settings and options.
+// limit, the range policy, the water model's physics through the drivers, the bus faults
+// (unplugged probe, failed ADC, out-of-range reading, stuck pump feedback) and their outcome,
+// settings and options.
 
 import assert from "node:assert/strict";
 import { Kit } from "../../kit/index.js";
@@ -12,8 +14,10 @@ import { MemorySettingsStore, Settings } from "../../../modules/device/settings.
 import { readOptions } from "../../../modules/device/options.js";
 import { createDese } from "../../../modules/products/dese/product.js";
 import type { DeseProduct } from "../../../modules/products/dese/product.js";
-import { SimulatedWaterSystem } from "../../../modules/products/dese/simulation.js";
-import { PUMPS } from "../../../modules/products/dese/hardware.js";
+import { EmulatedWater } from "../../../modules/products/dese/simulation.js";
+import { PUMPS, deseHardware } from "../../../modules/products/dese/hardware.js";
+import type { DeseHardware } from "../../../modules/products/dese/hardware.js";
+import { simulate } from "../../../modules/device/product.js";
 import { PumpControl } from "../../../modules/products/dese/pumps.js";
 import { ThresholdMonitor } from "../../../modules/products/dese/alerts.js";
 import { sample, SENSORS } from "../../../modules/products/dese/sensors.js";
@@ -37,9 +41,15 @@ function kitFor(config: Record<string, string> = {}, settings?: SettingsStore): 
   return new Kit({ deviceId: ID, config: { org: ORG, ...config }, settings, start: START });
 }
 
+/** The drivers on the emulated water: what simulate().product builds, with a handle on the emulated parts. */
+function board(kit: Kit): { sim: EmulatedWater; hw: DeseHardware } {
+  const sim = new EmulatedWater(kit.device);
+  return { sim, hw: deseHardware(sim.buses, kit.device) };
+}
+
 interface Started {
   kit: Kit;
-  sim: SimulatedWaterSystem;
+  sim: EmulatedWater;
   product: DeseProduct;
   /** JSON payloads the device published on devices/{org}/{device}/<type>. */
   of(type: string): Payload[];
@@ -49,8 +59,8 @@ interface Started {
 
 async function started(config: Record<string, string> = {}, settings?: SettingsStore): Promise<Started> {
   const kit = kitFor(config, settings);
-  const sim = new SimulatedWaterSystem(kit.device);
-  const product = createDese(kit.device, sim);
+  const { sim, hw } = board(kit);
+  const product = createDese(kit.device, hw);
   product.start();
   await kit.settle();
   return {
@@ -193,7 +203,7 @@ describe("dese: organisation and device of commands and config", () => {
     await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }, { command_id: "both", organization_id: ORG }));
     await t.deliver("commands", command("set_ph_target", { target_ph: 7.2 }, { command_id: "device-only" }));
     assert.deepEqual(responses(t).map((r) => [r.command_id, r.success, r.error]), [["both", true, null], ["device-only", true, null]]);
-    assert.equal(t.sim.pumpOn(PUMPS.circulation), true);
+    assert.equal(t.sim.running(PUMPS.circulation), true);
     assert.equal(t.product.settings.value.ph_target, 7.2);
   });
 
@@ -210,7 +220,7 @@ describe("dese: organisation and device of commands and config", () => {
     // device_id is a required field of every command.
     assert.deepEqual([none.command_id, none.success], ["none", false]);
     assert.match(none.error, /^invalid_parameters: message: missing field "device_id"/);
-    assert.equal(t.sim.pumpOn(PUMPS.circulation), false, "nothing ran");
+    assert.equal(t.sim.running(PUMPS.circulation), false, "nothing ran");
     for (const m of t.kit.broker.on(`${BASE}command_response`)) assert.deepEqual([m.qos, m.retain], [1, false]);
   });
 
@@ -260,18 +270,18 @@ describe("dese: organisation and device of commands and config", () => {
 describe("dese: pumps", () => {
   it("switches a pump off when its duration ends; a new command replaces the timer", () => {
     const kit = kitFor();
-    const sim = new SimulatedWaterSystem(kit.device);
-    const pumps = new PumpControl(sim, kit.clock.timer, () => {});
+    const { sim, hw } = board(kit);
+    const pumps = new PumpControl(hw, kit.clock.timer, () => {});
     pumps.set(PUMPS.circulation, true, 60);
     kit.clock.advance(59_999);
-    assert.equal(sim.pumpOn(PUMPS.circulation), true);
+    assert.equal(sim.running(PUMPS.circulation), true);
     kit.clock.advance(1);
-    assert.equal(sim.pumpOn(PUMPS.circulation), false);
+    assert.equal(sim.running(PUMPS.circulation), false);
     pumps.set(PUMPS.circulation, true, 60);
     kit.clock.advance(30 * SECOND);
     pumps.set(PUMPS.circulation, true); // until further notice
     kit.clock.advance(HOUR);
-    assert.equal(sim.pumpOn(PUMPS.circulation), true);
+    assert.equal(sim.running(PUMPS.circulation), true);
     assert.deepEqual(kit.clock.pending, [], "no stale timer left");
   });
 
@@ -281,11 +291,11 @@ describe("dese: pumps", () => {
     await t.deliver("commands", command("set_ph_target", { target_ph: target }));
     await t.deliver("commands", command("set_pump", { pump_id: PUMPS.acid, state: "on" }));
     assert.equal(t.of("command_response").at(-1)!.success, true);
-    assert.equal(t.sim.pumpOn(PUMPS.acid), true);
+    assert.equal(t.sim.running(PUMPS.acid), true);
     const began = t.kit.clock.now;
-    while (t.sim.pumpOn(PUMPS.acid) && t.kit.clock.now - began < HOUR) await t.kit.run(5 * SECOND, 5 * SECOND);
+    while (t.sim.running(PUMPS.acid) && t.kit.clock.now - began < HOUR) await t.kit.run(5 * SECOND, 5 * SECOND);
     const took = (t.kit.clock.now - began) / MINUTE;
-    assert.equal(t.sim.pumpOn(PUMPS.acid), false, "stopped by the interlock");
+    assert.equal(t.sim.running(PUMPS.acid), false, "stopped by the interlock");
     assert.ok(took > 2 && took < 30, `took ${took} min`);
     const reading = t.product.control().readings.ph!;
     // Stopped within one 5 s control period of the target (0.1 pH/min), so no overshoot beyond probe noise.
@@ -297,7 +307,7 @@ describe("dese: pumps", () => {
     await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }));
     await t.deliver("commands", command("reboot"));
     await connections(t.kit, 2);
-    assert.equal(t.sim.pumpOn(PUMPS.circulation), false);
+    assert.equal(t.sim.running(PUMPS.circulation), false);
     const types = t.kit.broker.published.map((m) => (m.topic.endsWith("/status") ? m.json.status : m.topic.slice(BASE.length)));
     assert.deepEqual(types.slice(-4), ["command_response", "command_response", "offline", "online"]);
   });
@@ -379,55 +389,165 @@ describe("dese: readings", () => {
   });
 });
 
-describe("dese: simulation", () => {
+describe("dese: the water model through the drivers", () => {
   it("stays within every sensor's range over a simulated week, with a daily temperature cycle, decaying chlorine and a slowly draining battery", () => {
     const kit = kitFor();
-    const sim = new SimulatedWaterSystem(kit.device);
-    const chlorine0 = sim.chlorine;
-    const battery0 = sim.batteryLevel;
+    const { sim, hw } = board(kit);
+    const chlorine0 = sim.water.chlorine;
+    const battery0 = hw.battery()!;
     const temps: number[] = [];
     for (let h = 0; h < 7 * 24; h++) {
       kit.clock.advance(HOUR);
-      const s = sample(sim.readSensors(), {});
+      const s = sample(hw.readSensors(), {});
       assert.deepEqual(s.faults, [], `hour ${h}`);
       assert.equal(s.readings.ph! >= 6 && s.readings.ph! <= 8.5, true, `pH ${s.readings.ph}`);
-      if (h < 24) temps.push(sim.temperature);
+      if (h < 24) temps.push(s.readings.temperature!);
     }
-    assert.ok(Math.max(...temps) - Math.min(...temps) > 3.5 && Math.max(...temps) - Math.min(...temps) < 4.5, "a ~4 C daily swing");
+    const swing = Math.max(...temps) - Math.min(...temps);
+    assert.ok(swing > 3.3 && swing < 4.7, `a ~4 C daily swing through the NTC: ${swing}`);
     const other = kitFor();
-    const fresh = new SimulatedWaterSystem(other.device);
-    const before = fresh.chlorine;
+    const fresh = board(other);
+    const before = fresh.sim.water.chlorine;
     other.clock.advance(8 * HOUR);
-    const ratio = fresh.chlorine / before;
+    const ratio = fresh.sim.water.chlorine / before;
     assert.ok(ratio > 0.3 && ratio < 0.7, `chlorine fell to ${ratio} of itself in 8 h`);
-    assert.ok(chlorine0 > sim.chlorine);
-    const drained = battery0 - sim.batteryLevel;
-    assert.ok(drained > 10 && drained < 25, `battery fell ${drained} % in a week`);
+    assert.ok(chlorine0 > sim.water.chlorine);
+    const drained = battery0 - hw.battery()!;
+    assert.ok(drained > 10 && drained < 25, `battery fell ${drained} % in a week, read through the divider`);
   });
 
-  it("answers the pumps: acid lowers pH, base raises it, dosing raises chlorine, circulation makes flow", () => {
+  it("answers the pumps' pins: acid lowers pH, base raises it, dosing raises chlorine, circulation makes the meter's pulses", () => {
     const kit = kitFor();
     const clock = kit.clock;
-    const sim = new SimulatedWaterSystem(kit.device);
-    const ph = sim.ph;
-    sim.setPump(PUMPS.acid, true);
+    const { sim, hw } = board(kit);
+    const ph = hw.readSensors().ph!;
+    hw.setPump(PUMPS.acid, true);
     clock.advance(5 * MINUTE);
-    assert.ok(ph - sim.ph > 0.3 && ph - sim.ph < 0.7, `acid: ${ph} -> ${sim.ph} in 5 min`);
-    sim.setPump(PUMPS.acid, false);
-    const low = sim.ph;
-    sim.setPump(PUMPS.base, true);
+    const acid = hw.readSensors().ph!;
+    assert.ok(ph - acid > 0.3 && ph - acid < 0.7, `acid: ${ph} -> ${acid} in 5 min`);
+    hw.setPump(PUMPS.acid, false);
+    hw.setPump(PUMPS.base, true);
     clock.advance(5 * MINUTE);
-    assert.ok(sim.ph - low > 0.3, `base: ${low} -> ${sim.ph}`);
-    sim.setPump(PUMPS.base, false);
-    const cl = sim.chlorine;
-    sim.setPump(PUMPS.chlorine, true);
+    assert.ok(hw.readSensors().ph! - acid > 0.3, `base: ${acid} -> ${sim.water.ph}`);
+    hw.setPump(PUMPS.base, false);
+    const cl = hw.readSensors().chlorine!;
+    hw.setPump(PUMPS.chlorine, true);
     clock.advance(5 * MINUTE);
-    assert.ok(sim.chlorine - cl > 0.8, `dosing: ${cl} -> ${sim.chlorine}`);
-    assert.equal(sim.readSensors().flow_rate, 0);
-    sim.setPump(PUMPS.circulation, true);
+    assert.ok(hw.readSensors().chlorine! - cl > 0.8, `dosing: ${cl} -> ${sim.water.chlorine}`);
+    hw.setPump(PUMPS.chlorine, false);
+    assert.equal(hw.readSensors().flow_rate, 0);
+    hw.setPump(PUMPS.circulation, true);
     clock.advance(MINUTE);
-    assert.ok(Math.abs(sim.readSensors().flow_rate! - 45) < 1);
-    assert.throws(() => sim.setPump(9, true), RangeError);
+    hw.readSensors();
+    clock.advance(10 * SECOND);
+    assert.ok(Math.abs(hw.readSensors().flow_rate! - 45) < 0.5, "45 L/min from 450 pulses per litre");
+    assert.throws(() => hw.setPump(9, true), RangeError);
+  });
+});
+
+describe("dese: faults on the buses", () => {
+  const alerts = (t: Started) => t.of("alert").map((a) => [a.severity, a.message]);
+  /** The status changes the device published. */
+  const statuses = (t: Started) => t.of("status").map((s) => s.status).filter((s, i, all) => s !== all[i - 1]);
+
+  it("an unplugged pH probe (ADC at the rail): critical alert, status error, no telemetry; plugged back: info alert, online, telemetry again", async () => {
+    const t = await started();
+    t.sim.channels.ph.fault = "open";
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    assert.deepEqual(alerts(t), [["critical", "ph sensor fault: no reading (probe open: ADC at full scale (4095 of 4095))"]]);
+    assert.deepEqual(statuses(t), ["online", "error"]);
+    assert.equal(t.of("telemetry").length, 0, "pH is required: nothing made up");
+    assert.ok(t.kit.logs.some((l) => l.includes("telemetry skipped: no ph reading")));
+    t.sim.channels.ph.fault = undefined;
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    assert.equal(alerts(t)[1][0], "info");
+    assert.match(alerts(t)[1][1], /^ph sensor reading again/);
+    assert.deepEqual(statuses(t), ["online", "error", "online"]);
+    assert.equal(t.of("telemetry").length, 1);
+  });
+
+  it("a failed ADC on an optional probe (ORP): telemetry goes on without it, status error until the converter answers again", async () => {
+    const t = await started();
+    t.sim.channels.orp.fault = "dead";
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    const [telemetry] = t.of("telemetry");
+    assert.equal("orp" in telemetry.sensors, false);
+    assert.equal(typeof telemetry.sensors.tds, "number");
+    assert.deepEqual(alerts(t), [["critical", "orp sensor fault: no reading (ADC read failed: ADC not responding)"]]);
+    assert.equal(t.product.status, "error");
+    t.sim.channels.orp.fault = undefined;
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    assert.equal(typeof t.of("telemetry")[1].sensors.orp, "number");
+    assert.equal(t.product.status, "online");
+  });
+
+  it("an open thermistor: no temperature is made up; a value out of range is clamped and flagged", async () => {
+    const t = await started({ control_interval_ms: "3600000" });
+    t.sim.channels.temperature.fault = "open";
+    assert.equal(await t.product.publishTelemetry(), false);
+    t.sim.channels.temperature.fault = undefined;
+    t.sim.force("ph", 15.3); // the amplifier still reads it (0.82 V): outside the sensor's range
+    const sent = t.product.publishTelemetry();
+    await t.kit.settle();
+    assert.equal(await sent, true);
+    assert.equal(t.of("telemetry")[0].sensors.ph, 14);
+    assert.deepEqual(alerts(t).map(([severity, message]) => [severity, message.replace(/ \(.*/, "")]), [
+      ["critical", "temperature sensor fault: no reading"],
+      ["critical", "ph sensor fault: reading 15.3 outside the sensor range 0 to 14"],
+      ["info", "temperature sensor reading again"],
+    ]);
+    assert.equal(t.product.status, "error");
+  });
+
+  it("a dosing pump whose feedback stays off: set_pump fails, the pump is switched off again, critical alert and error until it is seen running", async () => {
+    const t = await started();
+    await t.deliver("commands", command("set_ph_target", { target_ph: 6.9 }));
+    t.sim.pumps.get(PUMPS.acid)!.stuck = 0;
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.acid, state: "on" }));
+    await t.kit.run(100, 50);
+    const failed = t.of("command_response").at(-1)!;
+    assert.deepEqual([failed.command_id, failed.success], ["c-set_pump", false]);
+    assert.equal(failed.error, "failed: pump 2 did not switch on: its feedback says off");
+    assert.equal(t.sim.running(PUMPS.acid), false, "not left dosing unseen");
+    assert.deepEqual(alerts(t), [["critical", "pump 2 fault: feedback says off while commanded on"]]);
+    assert.equal(t.product.status, "error");
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    assert.equal(t.product.status, "error", "still unproven while the pump is off");
+    assert.equal(t.of("telemetry").length, 1, "the device keeps measuring");
+    t.sim.pumps.get(PUMPS.acid)!.stuck = undefined;
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.acid, state: "on" }, { command_id: "again" }));
+    assert.equal(t.of("command_response").at(-1)!.success, true);
+    assert.equal(t.sim.running(PUMPS.acid), true);
+    assert.deepEqual(alerts(t).at(-1), ["info", "pump 2 feedback agrees again (on)"]);
+    assert.deepEqual(statuses(t), ["online", "error", "online"]);
+  });
+
+  it("a pump whose feedback sticks on after it is switched off: error and critical alert until the feedback follows", async () => {
+    const t = await started();
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "on" }));
+    t.sim.pumps.get(PUMPS.circulation)!.stuck = 1;
+    await t.deliver("commands", command("set_pump", { pump_id: PUMPS.circulation, state: "off" }, { command_id: "off" }));
+    await t.kit.run(100, 50);
+    assert.equal(t.of("command_response").at(-1)!.error, "failed: pump 1 did not switch off: its feedback says on");
+    assert.deepEqual(alerts(t), [["critical", "pump 1 fault: feedback says on while commanded off"]]);
+    t.sim.pumps.get(PUMPS.circulation)!.stuck = undefined;
+    await t.kit.run(5 * SECOND);
+    assert.deepEqual(alerts(t).at(-1), ["info", "pump 1 feedback agrees again (off)"]);
+    assert.equal(t.product.status, "online");
+  });
+
+  it("a failed battery ADC leaves the battery out of status and telemetry, logged once, and the device keeps running", async () => {
+    const t = await started();
+    t.sim.channels.battery.fault = "dead";
+    await t.kit.run(60 * SECOND, 5 * SECOND);
+    const status = t.of("status").at(-1)!;
+    assert.equal("battery" in status, false);
+    assert.equal(status.status, "online", "battery is optional: not an error");
+    assert.equal("battery" in t.of("telemetry").at(-1)!.metadata, false);
+    assert.equal(t.kit.logs.filter((l) => l.includes("battery not read: ADC read failed")).length, 1);
+    t.sim.channels.battery.fault = undefined;
+    await t.kit.run(30 * SECOND, 5 * SECOND);
+    assert.equal(typeof t.of("telemetry").at(-1)!.metadata.battery, "number");
   });
 });
 
@@ -467,9 +587,9 @@ describe("dese: settings and options", () => {
     assert.throws(() => readOptions(OPTIONS, { alert_burst: "1.5" }), /alert_burst.*integer/);
     assert.throws(() => readOptions(OPTIONS, { telemetry_interval: "1000" }), /unknown option "telemetry_interval"/);
     const kit = new Kit({ deviceId: "esp32/#" });
-    assert.throws(() => createDese(kit.device, new SimulatedWaterSystem(kit.device)), RangeError);
+    assert.throws(() => createDese(kit.device, board(kit).hw), RangeError);
     const typo = new Kit({ deviceId: ID, config: { orgg: "org-1" } });
-    assert.throws(() => createDese(typo.device, new SimulatedWaterSystem(typo.device)), /unknown option "orgg"/);
+    assert.throws(() => createDese(typo.device, board(typo).hw), /unknown option "orgg"/);
   });
 });
 
@@ -493,9 +613,10 @@ describe("dese: definition", () => {
     assert.throws(() => definition.command("esp32-001", {}, "selfdestruct", {}), /unknown command/);
   });
 
-  it("simulate() gives a product on simulated hardware", () => {
+  it("simulate() gives a product on its drivers over the emulated buses, one bus per board entry", () => {
     const kit = kitFor();
-    const p = definition.simulate(kit.device) as DeseProduct;
+    assert.deepEqual(Object.keys(new EmulatedWater(kit.device).buses).filter((b) => b !== "wifi").sort(), Object.keys(definition.board).sort());
+    const p = simulate(definition, kit.device).product as DeseProduct;
     assert.deepEqual(p.topics.telemetry, { topic: `${BASE}telemetry`, qos: 1, retain: false });
     for (const s of SENSORS) assert.equal(typeof p.control().readings[s], "number", s);
   });

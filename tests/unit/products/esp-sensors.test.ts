@@ -1,8 +1,9 @@
 // esp-sensors timing and state on the test kit's fake clock and scripted broker: the reconnect
 // strategy across deep sleeps, readTopic's wait, the bounded backlog, config validation and
-// merging, the duty cycle, the simulated hardware and the companion's command. "Deep sleep" is
-// a new Device and product on the same platform (settings store, broker, clock), as on the
-// ESP32 where the program restarts.
+// merging, the duty cycle, the product on its drivers over emulated buses (sensor faults,
+// retained memory) and the companion's command. "Deep sleep" is a new Device and product on
+// the same platform (settings store, retained memory, broker, clock), as on the ESP32 where
+// the program restarts.
 
 import assert from "node:assert/strict";
 import type { Message } from "../../../modules/mqtt/client.js";
@@ -22,8 +23,12 @@ import { OPTIONS } from "../../../modules/products/esp-sensors/options.js";
 import { Backlog, BACKLOG_KEY } from "../../../modules/products/esp-sensors/backlog.js";
 import type { SensorData } from "../../../modules/products/esp-sensors/messages.js";
 import { readTopic } from "../../../modules/products/esp-sensors/read-topic.js";
-import { SimulatedClimateSensor, TimerSleeper } from "../../../modules/products/esp-sensors/simulation.js";
+import { emulatedNode, Room } from "../../../modules/products/esp-sensors/simulation.js";
+import type { EmulatedNode } from "../../../modules/products/esp-sensors/simulation.js";
 import type { ClimateReading, ClimateSensor, EspSensorsHardware } from "../../../modules/products/esp-sensors/hardware.js";
+import { RETAINED_AT } from "../../../modules/products/esp-sensors/reconnect.js";
+import { simulate } from "../../../modules/device/product.js";
+import type { Sleeper } from "../../../modules/drivers/sleep.js";
 import { espTopics } from "../../../modules/products/esp-sensors/topics.js";
 import { definition, configMessage } from "../../../modules/products/esp-sensors/index.js";
 import { topicMatches } from "../../../modules/mqtt/topic.js";
@@ -43,23 +48,40 @@ const CONFIG = "/homecontrol/device/config";
 class ScriptedSensor implements ClimateSensor {
   readings: (ClimateReading | Error)[] = [];
   fallback: ClimateReading = { celsius: 21.04, humidity: 48.96 };
-  read(): ClimateReading {
+  async read(): Promise<ClimateReading> {
     const r = this.readings.shift() ?? this.fallback;
     if (r instanceof Error) throw r;
     return r;
   }
 }
 
-/** Deep sleep: records the duration (and when, ms after EPOCH); the test "restarts the program" itself. */
-class RecordingSleeper {
+/** Deep sleep: records the duration (and when, ms after EPOCH); the test "restarts the program" itself. Retained records outlive boots. */
+class RecordingSleeper implements Sleeper {
   readonly sleeps: { ms: number; at: number }[] = [];
-  cancelled = 0;
+  readonly retained = new Map<number, number[]>();
+  closed = 0;
   constructor(readonly clock: FakeClock) {}
   sleep(ms: number): void {
     this.sleeps.push({ ms, at: this.clock.now - EPOCH });
   }
-  cancel(): void {
-    this.cancelled++;
+  load(offset: number, count: number): number[] | undefined {
+    const r = this.retained.get(offset);
+    return r?.length === count ? [...r] : undefined;
+  }
+  save(offset: number, values: readonly number[]): void {
+    this.retained.set(offset, [...values]);
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+/** Flash that counts its writes per key. */
+class CountingStore extends MemorySettingsStore {
+  readonly writes = new Map<string, number>();
+  override set(key: string, value: unknown): void {
+    this.writes.set(key, (this.writes.get(key) ?? 0) + 1);
+    super.set(key, value);
   }
 }
 
@@ -78,7 +100,7 @@ interface Node {
 }
 
 function node(config: Record<string, string> = {}): Node {
-  const kit = new Kit({ deviceId: SENSOR, config: { update_interval: "300", config_wait_time: "1", ...config }, start: EPOCH });
+  const kit = new Kit({ deviceId: SENSOR, config: { update_interval: "300", config_wait_time: "1", ...config }, start: EPOCH, settings: new CountingStore() });
   const attempts: number[] = [];
   const options: ClientChoices[] = [];
   // The kit's own platform, watched: each client it makes is one attempt.
@@ -421,7 +443,8 @@ describe("esp-sensors: duty cycle (kit)", () => {
     await runWake(n);
     await sleepAndWake(n);
     assert.deepEqual(n.attempts, [0, 300_000], "a failed wake does not wait for config");
-    assert.deepEqual(n.kit.settings.get(RECONNECT_KEY), { attempt_count: 0, last_attempt_time: 0 }, "no count kept");
+    assert.equal(n.kit.settings.get(RECONNECT_KEY), undefined, "no count kept, nothing written");
+    assert.deepEqual(n.sleeper.retained.get(RETAINED_AT), [0, 0]);
   });
 
   it("offline readings wait in a bounded, persisted backlog: oldest dropped when full, then published oldest first, once", async () => {
@@ -437,6 +460,7 @@ describe("esp-sensors: duty cycle (kit)", () => {
     // Back online: make the backoff allow an attempt now.
     n.kit.net.refuse = undefined;
     n.kit.settings.set(RECONNECT_KEY, { attempt_count: 0, last_attempt_time: 0 });
+    n.sleeper.save(RETAINED_AT, [0, 0]);
     n.sensor.readings.push({ celsius: 30, humidity: 60 });
     await sleepAndWake(n);
     assert.deepEqual(data(n).map((d) => d.temperature), [23, 24, 25, 30], "the newest 4, oldest first");
@@ -457,6 +481,7 @@ describe("esp-sensors: duty cycle (kit)", () => {
     }
     n.kit.net.refuse = undefined;
     n.kit.settings.set(RECONNECT_KEY, { attempt_count: 0, last_attempt_time: 0 });
+    n.sleeper.save(RETAINED_AT, [0, 0]);
     n.sensor.readings.push({ celsius: 23, humidity: 50 });
     const last = n.sleeper.sleeps[n.sleeper.sleeps.length - 1];
     n.kit.clock.advance(EPOCH + last.at + last.ms - n.kit.clock.now);
@@ -570,16 +595,50 @@ describe("esp-sensors: duty cycle (kit)", () => {
     assertContract(n.kit.broker.published.map((m) => ({ ...m, topic: m.topic.slice(SENSOR.length + 1) })));
   });
 
-  it("a sensor that fails or reads out of range is logged; the wake still flushes, reads config and sleeps", async () => {
+  it("a sensor that fails or reads out of range is logged and read again, up to 3 times; then the wake goes on without a reading", async () => {
     const n = node();
-    n.sensor.readings = [new Error("DHT22 checksum mismatch"), { celsius: 120, humidity: 50 }];
+    n.sensor.readings = [new Error("no answer"), { celsius: 120, humidity: 50 }, new Error("CRC mismatch"), new Error("no answer"), { celsius: 22, humidity: 45 }];
     await runWake(n);
+    assert.equal(data(n).length, 0, "no reading invented");
+    assert.deepEqual(n.kit.logs.filter((l) => / sensor /.test(l) || l.startsWith("sensor")).map((l) => l.slice(l.indexOf("sensor"))), [
+      "sensor read failed: no answer; reading again",
+      "sensor reading out of range (120 C, 50 %); reading again",
+      "sensor read failed: CRC mismatch; no reading this wake (3 attempts)",
+    ]);
     await sleepAndWake(n);
-    assert.equal(data(n).length, 0);
-    assert.ok(n.kit.logs.some((l) => l.endsWith("sensor read failed: DHT22 checksum mismatch; no reading this wake")));
-    assert.ok(n.kit.logs.some((l) => l.endsWith("sensor reading out of range (120 C, 50 %): dropped")));
-    assert.equal(n.kit.broker.connects.length, 2);
-    assert.deepEqual(n.sleeper.sleeps.map((s) => s.at), [1000, 302_000], "each waited config_wait_time for config");
+    assert.deepEqual(data(n).map((d) => d.temperature), [22], "the next wake read on its second attempt");
+    assert.equal(n.kit.broker.connects.length, 2, "both wakes flushed and read config");
+    assert.deepEqual(n.sleeper.sleeps.map((s) => s.at), [1000, 302_000], "each waited config_wait_time for config: the duty cycle holds");
+  });
+
+  it("a node that connects every wake keeps its reconnect state in retained memory and never writes it to flash", async () => {
+    const n = node();
+    await runWake(n);
+    for (let i = 0; i < 5; i++) await sleepAndWake(n);
+    const store = n.kit.settings as CountingStore;
+    assert.equal(store.writes.get(RECONNECT_KEY), undefined, "no flash write for the reconnect state");
+    assert.deepEqual(n.sleeper.retained.get(RETAINED_AT), [0, EPOCH / 1000 + 5 * 301], "the last attempt, in retained memory");
+    // The broker goes away: each change of the count goes to flash as well.
+    n.kit.net.refuse = new Error("ECONNREFUSED");
+    await sleepAndWake(n);
+    assert.equal(store.writes.get(RECONNECT_KEY), 3, "one write per failed attempt (the count changed)");
+    assert.equal(n.kit.settings.get<{ attempt_count: number }>(RECONNECT_KEY)!.attempt_count, 3);
+  });
+
+  it("retained memory wins over flash; after a power loss the node goes by flash", async () => {
+    const n = node();
+    n.kit.net.refuse = new Error("ECONNREFUSED");
+    await runWake(n);
+    n.kit.net.refuse = undefined;
+    // Flash lags behind (as if its write had failed); retained memory says back off.
+    n.kit.settings.set(RECONNECT_KEY, { attempt_count: 0, last_attempt_time: 0 });
+    await sleepAndWake(n);
+    assert.equal(n.attempts.length, 3, "the retained count 3 kept the node off the broker");
+    assert.ok(n.kit.logs.some((l) => /broker skipped \(attempt_count 3\)/.test(l)));
+    n.sleeper.retained.clear(); // power lost: RTC memory gone
+    await sleepAndWake(n);
+    assert.equal(n.attempts.length, 4, "flash's count 0 let it try");
+    assert.equal(data(n).length, 3, "and the three kept readings went out");
   });
 
   it("a broker that never answers: the awake limit ends the wake, counts the attempt, and the node sleeps", async () => {
@@ -606,7 +665,7 @@ describe("esp-sensors: duty cycle (kit)", () => {
     await stopped;
     await wake;
     assert.equal(n.sleeper.sleeps.length, 0);
-    assert.equal(n.sleeper.cancelled, 1);
+    assert.equal(n.sleeper.closed, 1, "an emulated sleep's pending wake is cancelled by closing it");
     assert.equal(n.device.connected, false);
     await p.wake();
     assert.equal(n.attempts.length, 1, "a stopped node does not wake");
@@ -623,13 +682,13 @@ describe("esp-sensors: duty cycle (kit)", () => {
   });
 });
 
-// ---- simulated hardware ----
+// ---- the product on its drivers over emulated buses ----
 
-describe("esp-sensors: simulated hardware", () => {
+describe("esp-sensors: emulated climate", () => {
   it("temperature follows the day with bounded noise; humidity falls as it warms", () => {
     let now = Date.UTC(2024, 0, 1);
-    const sensor = new SimulatedClimateSensor({ now: () => now, random: prng(3) });
-    const at = (hour: number): ClimateReading => { now = Date.UTC(2024, 0, 1, hour); return sensor.read(); };
+    const room = new Room({ now: () => now, random: prng(3) });
+    const at = (hour: number) => { now = Date.UTC(2024, 0, 1, hour); return room.climate(); };
     const night = at(3);
     const afternoon = at(15);
     assert.ok(afternoon.celsius - night.celsius > 5, `${night.celsius} -> ${afternoon.celsius}`);
@@ -638,8 +697,8 @@ describe("esp-sensors: simulated hardware", () => {
     const hums: number[] = [];
     for (let m = 0; m < 24 * 60; m += 5) {
       now = Date.UTC(2024, 0, 1) + m * 60_000;
-      const r = sensor.read();
-      assert.ok(Math.abs(r.celsius - sensor.expectedCelsius(now)) <= 0.2 + 1e-9);
+      const r = room.climate();
+      assert.ok(Math.abs(r.celsius - room.expectedCelsius(now)) <= 0.2 + 1e-9);
       assert.ok(r.humidity >= 0 && r.humidity <= 100);
       temps.push(r.celsius);
       hums.push(r.humidity);
@@ -648,37 +707,107 @@ describe("esp-sensors: simulated hardware", () => {
   });
 
   it("repeats exactly for the same seed", () => {
-    const run = () => { const s = new SimulatedClimateSensor({ now: () => EPOCH, random: prng(11) }); return [s.read(), s.read()]; };
+    const run = () => { const r = new Room({ now: () => EPOCH, random: prng(11) }); return [r.climate(), r.climate()]; };
     assert.deepEqual(run(), run());
   });
+});
 
-  it("the timer sleeper wakes after the duration and can be cancelled", () => {
-    const clock = new FakeClock();
-    const sleeper = new TimerSleeper(clock.timer);
-    let woken = 0;
-    sleeper.sleep(5000, () => woken++);
-    clock.advance(4999);
-    assert.equal(woken, 0);
-    clock.advance(1);
-    assert.equal(woken, 1);
-    sleeper.sleep(5000, () => woken++);
-    sleeper.cancel();
-    clock.advance(10_000);
-    assert.equal(woken, 1);
-    assert.deepEqual(sleeper.history, [5000, 5000]);
-  });
+/** The product on definition.hardware over emulated buses; the sleep bus wakes it on the kit's clock. */
+function emulated(config: Record<string, string> = {}): { kit: Kit; node: EmulatedNode; product: EspSensorsProduct; run(ms: number): Promise<void> } {
+  const kit = new Kit({ deviceId: SENSOR, config: { update_interval: "60", ...config }, start: EPOCH });
+  const node = emulatedNode(kit.device);
+  const product = definition.create(kit.device, definition.hardware(node.buses, kit.device)) as EspSensorsProduct;
+  const run = async (ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += 10) { await kit.settle(); kit.clock.advance(10); }
+    await kit.settle();
+  };
+  return { kit, node, product, run };
+}
 
-  it("simulate() runs the duty cycle on a timer: wake, sleep update_interval, wake again, a new session each wake", async () => {
+describe("esp-sensors on its drivers over emulated buses (kit)", () => {
+  it("simulate() runs the duty cycle on the sleep bus's timer: wake, measure over I2C, sleep update_interval, wake again, a new session each wake", async () => {
     const kit = new Kit({ deviceId: SENSOR, config: { update_interval: "5" }, start: EPOCH });
-    const product = definition.simulate(kit.device);
+    const product = simulate(definition, kit.device).product;
     product.start();
     for (let i = 0; i < 700; i++) { await kit.settle(); kit.clock.advance(10); }
-    assert.deepEqual(kit.broker.on(DATA).map((m) => m.at - EPOCH), [0, 6000], "1 s awake reading config, 5 s asleep");
+    // 20 ms per measurement (the SHT3x's 16 ms wait, on a 10 ms clock step), 1 s awake reading config, 5 s asleep.
+    assert.deepEqual(kit.broker.on(DATA).map((m) => m.at - EPOCH), [20, 6040]);
+    const readings = kit.broker.on(DATA).map((m) => m.json as SensorData);
+    for (const r of readings) assert.ok(Math.abs(r.temperature - 21) < 3.5 && r.humidity > 30 && r.humidity < 70, JSON.stringify(r));
     assert.equal(kit.broker.connects.length, 2, "one CONNECT per wake");
     assert.equal(kit.net.sockets.length, 2, "each on its own socket");
     assert.ok(kit.net.sockets[0].closed);
     await product.stop();
+    kit.clock.advance(60_000);
+    await kit.settle();
+    assert.equal(kit.broker.connects.length, 2, "stop() cancelled the pending wake");
     assertContract(kit.broker.published);
+  });
+
+  it("a CRC error on a word: logged, read again, and the wake publishes the good reading", async () => {
+    const e = emulated();
+    e.node.sht.faults.corrupt = { count: 1, byte: 4 };
+    e.product.start();
+    await e.run(2000);
+    assert.equal(e.kit.broker.on(DATA).length, 1);
+    assert.ok(e.kit.logs.some((l) => /sensor read failed: SHT3x humidity CRC mismatch: got 0x[0-9a-f]{2}, computed 0x[0-9a-f]{2}; reading again$/.test(l)), e.kit.logs.join("\n"));
+    assert.equal(e.node.sht.measurements, 2);
+    await e.product.stop();
+  });
+
+  it("CRC errors on every read: no reading this wake, none invented, and the node keeps its duty cycle", async () => {
+    const e = emulated();
+    e.node.sht.faults.corrupt = { count: 3, byte: 1 };
+    e.product.start();
+    await e.run(61_100 + 100);
+    assert.ok(e.kit.logs.some((l) => /sensor read failed: SHT3x temperature CRC mismatch.*; no reading this wake \(3 attempts\)$/.test(l)), e.kit.logs.join("\n"));
+    assert.deepEqual(e.node.sleep.sleeps, [60_000], "slept update_interval after the failed wake");
+    assert.equal(e.kit.broker.connects.length, 2, "both wakes went to the broker (flush, config)");
+    assert.equal(e.kit.broker.on(DATA).length, 1, "only the second wake's reading");
+    await e.product.stop();
+  });
+
+  it("a sensor that stops answering (NACK) and returns: wakes without readings, logged, on schedule; readings resume", async () => {
+    const e = emulated();
+    e.node.i2c.detach(0x44);
+    e.product.start();
+    await e.run(150_000); // wakes at 0, 61 and 122 s
+    assert.equal(e.kit.broker.on(DATA).length, 0, "no reading while it is away");
+    assert.equal(e.kit.logs.filter((l) => /sensor read failed: SHT3x did not acknowledge the (measurement|soft reset) command: I2C address not acknowledged by 0x44; no reading this wake/.test(l)).length, 3);
+    assert.equal(e.node.sleep.sleeps.length, 3, "the duty cycle holds");
+    e.node.i2c.attach(0x44, e.node.sht);
+    await e.run(61_100);
+    assert.equal(e.kit.broker.on(DATA).length, 1, "back: the next wake publishes");
+    await e.product.stop();
+    assertContract(e.kit.broker.published);
+  });
+
+  it("values out of range (raw words stuck at 0xFFFF: 130 C, 100 %) are dropped, never published", async () => {
+    const e = emulated();
+    e.node.sht.faults.stuck = [0xffff, 0xffff];
+    e.product.start();
+    await e.run(2000);
+    assert.equal(e.kit.broker.on(DATA).length, 0);
+    assert.ok(e.kit.logs.some((l) => l.endsWith("sensor reading out of range (130 C, 100 %); no reading this wake (3 attempts)")), e.kit.logs.join("\n"));
+    e.node.sht.faults.stuck = undefined;
+    await e.run(61_000);
+    assert.equal(e.kit.broker.on(DATA).length, 1);
+    await e.product.stop();
+  });
+
+  it("the reconnect state lives in the sleep bus's retained memory across wakes; a power loss falls back to flash", async () => {
+    const e = emulated();
+    e.kit.net.refuse = new Error("ECONNREFUSED");
+    e.product.start();
+    await e.run(500);
+    const sleep = new (e.node.sleep.io)({});
+    assert.equal(sleep.getRetained(1), 3, "attempt_count 3 in retained memory");
+    assert.equal(e.kit.settings.get<{ attempt_count: number }>(RECONNECT_KEY)!.attempt_count, 3, "and in flash, since it changed");
+    await e.product.stop();
+    // A new program after a power loss: retained memory is zeros, flash says back off.
+    e.node.sleep.powerLoss();
+    const next = definition.create(e.kit.device, definition.hardware(e.node.buses, e.kit.device)) as EspSensorsProduct;
+    assert.equal(next.reconnectState.attempt_count, 3);
   });
 });
 

@@ -1,24 +1,28 @@
 // The smart meter's logic on the test kit (a real Device and client, a scripted broker, a
-// fake clock) with a scripted load: integration and the 30 s report period, tariff, relay
+// fake clock) with a scripted meter (an energy register counting a constant load): billing
+// the register's increase and the 30 s report period, tariff, relay
 // at zero balance, low-balance threshold, status on change and heartbeat, balance commands
 // (stale, malformed, unknown), the will and the resync request on every connect, and the
 // ledger's promise: consumption measured offline or across a restart is reported, never
-// lost and never counted twice. Plus options, the companion's command builder and the
-// simulated household. Every message the meter publishes is checked against index.json
+// lost and never counted twice; meter faults (no answer, nonsense, a register that goes back
+// or wraps) and a stuck relay. Then the same product on its real drivers (PZEM-004T over
+// Modbus-RTU, relay with feedback) over emulated buses, with faults on the buses. Plus
+// options, the companion's command builder and the simulated household. Every message the meter publishes is checked against index.json
 // and its schema after each test.
 
 import assert from "node:assert/strict";
 import { MemorySettingsStore } from "../../../modules/device/settings.js";
 import type { SettingsStore } from "../../../modules/device/settings.js";
-import { SimulatedRelay } from "../../../modules/device/hardware.js";
 import { prng } from "../../../modules/device/prng.js";
 import { definition } from "../../../modules/products/smart-meter/index.js";
 import { LEDGER_KEY, createSmartMeter } from "../../../modules/products/smart-meter/product.js";
 import type { SmartMeter } from "../../../modules/products/smart-meter/product.js";
-import type { MeterHardware, Reading } from "../../../modules/products/smart-meter/hardware.js";
+import type { MeterHardware, MeterReading, SupplyRelay } from "../../../modules/products/smart-meter/hardware.js";
 import { readMeterOptions } from "../../../modules/products/smart-meter/options.js";
-import { EnergyIntegrator } from "../../../modules/products/smart-meter/integrator.js";
-import { SimulatedMeterHardware } from "../../../modules/products/smart-meter/simulation.js";
+import { REGISTER_WRAP, registerStep } from "../../../modules/products/smart-meter/register.js";
+import { Household, emulatedMeter } from "../../../modules/products/smart-meter/simulation.js";
+import type { EmulatedMeter } from "../../../modules/products/smart-meter/simulation.js";
+import { simulate } from "../../../modules/device/product.js";
 import { ProductSchemas } from "../../products/harness.js";
 import { Kit } from "../../kit/index.js";
 import * as P from "../../../modules/mqtt/packets.js";
@@ -29,14 +33,48 @@ const T0 = 1_700_000_000_000;
 const te = new TextEncoder();
 const td = new TextDecoder();
 
+/** A relay whose contact can stick; the load is connected while the contact is closed. */
+class FakeRelay implements SupplyRelay {
+  on = false;
+  readonly changes: boolean[] = [];
+  /** Where the contact sticks, whatever is commanded. */
+  contact: boolean | undefined;
+  constructor(readonly before: () => void) {}
+  get closed(): boolean {
+    return this.contact ?? this.on;
+  }
+  get stuck(): "closed" | "open" | undefined {
+    return this.closed === this.on ? undefined : this.closed ? "closed" : "open";
+  }
+  set(on: boolean): void {
+    if (on === this.on) return;
+    this.before(); // energy up to now at the old state
+    this.on = on;
+    this.changes.push(on);
+  }
+}
+
+/** A meter on a constant load: its register counts V×I while the contact is closed, in whole Wh. */
 class FakeHardware implements MeterHardware {
-  readonly relay = new SimulatedRelay();
+  readonly relay = new FakeRelay(() => this.advance());
   voltage = 230;
   current = 10;
   failure: string | undefined;
-  measure(): Reading {
+  /** The register with its fraction, Wh. */
+  energy = 0;
+  now: () => number = () => 0;
+  #at: number | undefined;
+  advance(): void {
+    const now = this.now();
+    // A reading spoilt on the line (voltage NaN) says nothing about what the register counts.
+    if (this.#at !== undefined && this.relay.closed) this.energy += (230 * this.current * (now - this.#at)) / 3_600_000;
+    this.#at = now;
+  }
+  async read(): Promise<MeterReading> {
+    this.advance();
     if (this.failure) throw new Error(this.failure);
-    return { voltage: this.voltage, current: this.relay.on ? this.current : 0 };
+    const current = this.relay.closed ? this.current : 0;
+    return { voltage: this.voltage, current, power: this.voltage * current, energy: Math.floor(this.energy) % REGISTER_WRAP, frequency: 50, powerFactor: 1, alarm: false };
   }
   rssi(): number {
     return -61;
@@ -73,6 +111,8 @@ async function rig(config: Record<string, string> = {}, options: RigOptions = {}
   kit.broker.down = options.down ?? false;
   for (const f of options.withhold ?? []) kit.broker.withhold.add(f);
   const hw = options.from?.hw ?? new FakeHardware();
+  hw.now = () => kit.clock.now;
+  hw.advance();
   const meter = createSmartMeter(kit.device, hw);
   const r: Rig = {
     kit, hw, meter,
@@ -121,26 +161,21 @@ async function deliver(r: Rig, topic: string, payload: string | Uint8Array): Pro
   await r.kit.settle();
 }
 
-/** µkWh for a constant power over ms. */
-const micro = (watts: number, ms: number) => (watts * ms) / 3600;
-
-/** A reported kWh figure within 1 µkWh (the carried fraction) of the expected µkWh. */
-function near(kwh: unknown, expectedMicro: number): void {
-  assert.ok(Math.abs((kwh as number) * 1e6 - expectedMicro) <= 1, `${kwh} kWh, expected ${expectedMicro / 1e6}`);
-}
+/** µkWh the register shows for 2300 W over ms from 0: whole Wh. */
+const billed = (ms: number, watts = 2300) => Math.floor((watts * ms) / 3_600_000) * 1000;
 
 describe("smart-meter: metering on a fake clock", () => {
-  it("integrates V×I and reports every 30 s at QoS 1 with the five specified fields", async () => {
+  it("bills the meter register's increase and reports every 30 s at QoS 1 with the five specified fields", async () => {
     const r = await rig();
     await pay(r, 100);
     await r.kit.run(30_000);
     const reports = of(r, "consumption");
     assert.equal(reports.length, 1);
-    const units = Math.floor(micro(2300, 30_000)) / 1e6; // 0.019166 kWh
+    const units = billed(30_000) / 1e6; // 19.17 Wh on the register: 0.019 kWh
     assert.deepEqual(reports[0], {
       meterNo: "METER001",
       unitsConsumed: units,
-      remainingBalance: Math.round((100 - micro(2300, 30_000) / 1e6) * 1e6) / 1e6,
+      remainingBalance: 100 - units,
       totalConsumed: units,
       timestamp: T0 + 30_000,
     });
@@ -151,17 +186,21 @@ describe("smart-meter: metering on a fake clock", () => {
     // The register is the sum of the reports, to the µkWh.
     const sum = all.reduce((s, p) => s + Math.round((p.unitsConsumed as number) * 1e6), 0);
     assert.equal(Math.round((all[2].totalConsumed as number) * 1e6), sum);
-    assert.ok(Math.abs(sum - micro(2300, 90_000)) < 1, `${sum} µkWh`);
-    assert.ok(r.kit.logs.some((l) => /^Consumption: 0\.0191\d+ kWh$/.test(l)), r.kit.logs.join("\n"));
+    assert.equal(sum, billed(90_000), `${sum} µkWh`);
+    assert.ok(r.kit.logs.includes("Consumption: 0.019000 kWh"), r.kit.logs.join("\n"));
   });
 
-  it("uses the trapezoid rule between samples as the load changes", () => {
-    const i = new EnergyIntegrator(60_000);
-    assert.equal(i.sample(0, 1000), 0, "the first sample is a baseline");
-    assert.equal(i.sample(3600, 3000), 2000 * 3600 / 3600);
-    assert.equal(i.sample(3600, 0), 0, "no time, no energy");
-    assert.equal(i.sample(1000, 100), 0, "the clock went back: a new baseline");
-    assert.equal(i.sample(1000 + 120_000, 100), 0, "a gap beyond maxGapMs is not billed");
+  it("counts the register's increase: across the 2^32 wrap, never negative, nothing impossible", () => {
+    assert.deepEqual(registerStep(undefined, undefined, 500, 0, 5000), { wh: 0 }, "the first reading is a baseline");
+    assert.deepEqual(registerStep(500, 0, 503, 5000, 5000), { wh: 3 });
+    assert.deepEqual(registerStep(500, 0, 500, 5000, 5000), { wh: 0 });
+    assert.deepEqual(registerStep(REGISTER_WRAP - 2, 0, 3, 5000, 5000), { wh: 5 }, "the 2^32 wrap");
+    // 30 kW (the meter's full scale) for 5 s is 41.7 Wh: 43 is the most a step can add.
+    assert.deepEqual(registerStep(500, 0, 543, 5000, 5000), { wh: 43 });
+    assert.match((registerStep(500, 0, 544, 5000, 5000) as { fault: string }).fault, /jumped by 44 Wh in 5 s/);
+    assert.match((registerStep(500, 0, 20, 5000, 5000) as { fault: string }).fault, /went back from 500 to 20 Wh/);
+    assert.deepEqual(registerStep(500, 10_000, 503, 5000, 5000), { wh: 3 }, "a clock that stepped back still allows one step");
+    assert.deepEqual(registerStep(500, 0, 1500, 3_600_000, 5000), { wh: 1000 }, "a long gap (a restart) is billed from the register");
   });
 
   it("takes the report period and sampling step from config", async () => {
@@ -175,20 +214,19 @@ describe("smart-meter: metering on a fake clock", () => {
     const r = await rig({ tariff: "2.5" });
     await pay(r, 100);
     await r.kit.run(30_000);
-    const kwh = micro(2300, 30_000) / 1e6;
-    assert.ok(Math.abs(r.meter.ledger.balance - (100 - 2.5 * kwh)) < 1e-9);
+    assert.ok(Math.abs(r.meter.ledger.balance - (100 - 2.5 * billed(30_000) / 1e6)) < 1e-9);
   });
 
   it("opens the relay when the balance reaches zero, and consumption stops", async () => {
     const r = await rig();
-    await pay(r, 0.01); // 0.01 kWh lasts 15.7 s at 2.3 kW
+    await pay(r, 0.01); // 10 Wh last 15.7 s at 2.3 kW
     assert.equal(r.hw.relay.on, true);
     await r.kit.run(30_000);
     assert.equal(r.hw.relay.on, false);
     assert.equal(r.meter.ledger.balance, 0);
     const first = of(r, "consumption")[0];
-    // The step that exhausted the balance is billed in full; nothing after it.
-    assert.equal(first.unitsConsumed, Math.floor(micro(2300, 20_000)) / 1e6);
+    // The step that exhausted the balance is billed in full (12 Wh at 20 s); nothing after it.
+    assert.equal(first.unitsConsumed, billed(20_000) / 1e6);
     assert.equal(first.remainingBalance, 0);
     await r.kit.run(60_000);
     assert.deepEqual(of(r, "consumption").slice(1).map((p) => p.unitsConsumed), [0, 0]);
@@ -224,24 +262,84 @@ describe("smart-meter: metering on a fake clock", () => {
     assert.equal(of(beating, "status").length, 2 + 5);
   });
 
-  it("reports a measurement fault as status error, bills nothing meanwhile, and recovers", async () => {
+  it("skips readings the meter does not give, says error after meterFaultLimit in a row, and bills the register once it answers", async () => {
     const r = await rig({ statusIntervalS: "0" });
     await pay(r, 100);
     await r.kit.run(30_000);
-    r.hw.failure = "ADC timeout";
-    await r.kit.run(30_000);
+    r.hw.failure = "no answer from 248 to function 4 within 200 ms";
+    await r.kit.run(10_000); // two readings missed: below the limit of 3
+    assert.deepEqual(of(r, "status").map((s) => s.status), ["low_balance", "online"]);
+    await r.kit.run(20_000);
     assert.equal(of(r, "consumption")[1].unitsConsumed, 0, "nothing billed without a reading");
     r.hw.failure = undefined;
-    r.hw.voltage = Number.NaN; // implausible readings are faults too
-    await r.kit.run(5000);
-    r.hw.voltage = 230;
-    await r.kit.run(25_000);
+    await r.kit.run(30_000);
     const statuses = of(r, "status");
-    assert.deepEqual(statuses.map((s) => s.status), ["low_balance", "online", "error", "error", "online"]);
-    assert.match(statuses[2].message as string, /^Measurement fault: sensor failed: ADC timeout$/);
-    assert.match(statuses[3].message as string, /^Measurement fault: voltage out of range: NaN$/);
-    // After recovery the first good sample is a baseline; 20 s of the last 25 s are billed.
-    near(of(r, "consumption")[2].unitsConsumed, micro(2300, 20_000));
+    assert.deepEqual(statuses.map((s) => s.status), ["low_balance", "online", "error", "online"]);
+    assert.equal(statuses[2].message, "Meter fault: no answer from 248 to function 4 within 200 ms");
+    // The register counted on meanwhile: the time without readings is billed once it answers.
+    assert.equal(Math.round((of(r, "consumption")[2].totalConsumed as number) * 1e6), billed(90_000));
+    assert.ok(r.kit.logs.includes("Meter answers again"));
+    assert.equal(r.kit.logs.filter((l) => l.startsWith("Meter reading skipped")).length, 1, "one log line per fault, not per reading");
+  });
+
+  it("takes a reading out of range for a missing one", async () => {
+    const r = await rig({ statusIntervalS: "0", meterFaultLimit: "1" });
+    await pay(r, 100);
+    r.hw.voltage = Number.NaN;
+    await r.kit.run(5000);
+    assert.deepEqual([of(r, "status").at(-1)!.status, of(r, "status").at(-1)!.message], ["error", "Meter fault: voltage out of range: NaN"]);
+    r.hw.voltage = 230;
+    await r.kit.run(5000);
+    assert.equal(of(r, "status").at(-1)!.status, "online");
+    assert.equal(r.meter.ledger.openMicro, billed(10_000), "the register's figure, readings or not");
+  });
+
+  it("takes a register that went back (meter reset or replaced) as a new baseline: a one-off error, never a negative bill", async () => {
+    const r = await rig({ statusIntervalS: "0" });
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    const before = r.meter.ledger.balance;
+    r.hw.energy = 2; // the meter was reset
+    await r.kit.run(5000);
+    const error = of(r, "status").at(-2)!;
+    assert.deepEqual([error.status, error.message], ["error", "Meter register went back from 19 to 5 Wh (reset or replaced): new baseline"]);
+    assert.equal(of(r, "status").at(-1)!.status, "online", "the steady status follows at once");
+    assert.equal(r.meter.ledger.balance, before, "nothing billed for that step, nothing credited");
+    await r.kit.run(25_000);
+    // From the new baseline on, billing goes on.
+    const fromBaseline = Math.floor(2 + (2300 * 30_000) / 3_600_000 - 0) - 5;
+    assert.equal(Math.round((of(r, "consumption")[1].unitsConsumed as number) * 1e6), fromBaseline * 1000);
+    assert.equal(r.meter.ledger.meterWh, Math.floor(r.hw.energy));
+  });
+
+  it("bills across the register's wrap at 2^32 Wh", async () => {
+    const r = await rig();
+    r.hw.energy = REGISTER_WRAP - 3.5;
+    await r.kit.run(5000); // the baseline
+    await pay(r, 100);
+    await r.kit.run(30_000);
+    assert.equal(r.meter.ledger.meterWh, Math.floor(REGISTER_WRAP - 3.5 + (2300 * 30_000) / 3_600_000) - REGISTER_WRAP);
+    assert.equal(r.meter.ledger.openMicro + r.meter.ledger.totalMicro, (r.meter.ledger.meterWh! + 4) * 1000);
+  });
+
+  it("says error while the relay contact does not follow, and keeps billing what the load draws", async () => {
+    const r = await rig({ statusIntervalS: "0" });
+    await pay(r, 0.01);
+    r.hw.relay.contact = true; // welded
+    await r.kit.run(30_000);
+    assert.equal(r.hw.relay.on, false, "the balance ran out: the relay was told to open");
+    const error = of(r, "status").at(-1)!;
+    assert.deepEqual([error.status, error.message], ["error", "Relay fault: stuck closed, the supply cannot be cut"]);
+    assert.equal(r.meter.ledger.totalMicro + r.meter.ledger.openMicro, billed(30_000), "energy that still flows is still counted");
+    assert.equal(r.meter.ledger.balance, 0, "never below zero");
+    r.hw.relay.contact = undefined;
+    await r.kit.run(5000);
+    assert.equal(of(r, "status").at(-1)!.status, "low_balance");
+    assert.ok(r.kit.logs.includes("Relay follows again"));
+    await pay(r, 5);
+    r.hw.relay.contact = false; // a dead coil
+    await r.kit.run(5000);
+    assert.equal(of(r, "status").at(-1)!.message, "Relay fault: stuck open, the supply cannot be restored");
   });
 });
 
@@ -316,7 +414,7 @@ describe("smart-meter: balance commands", () => {
     await r.kit.run(45_000); // one report not acknowledged yet, 15 s in the open period
     const unacknowledged = r.meter.ledger.openMicro + r.meter.ledger.journal.reduce((s, e) => s + e[0], 0);
     assert.equal(r.meter.ledger.journal.length, 1);
-    assert.ok(Math.abs(unacknowledged - micro(2300, 45_000)) < 1);
+    assert.equal(unacknowledged, billed(45_000));
     await pay(r, 50); // the backend's balance, billed without the reports it has not received
     assert.ok(Math.abs(r.meter.ledger.balance - (50 - unacknowledged / 1e6)) < 1e-9);
   });
@@ -401,18 +499,18 @@ describe("smart-meter: connection, persistence and delivery", () => {
     assert.deepEqual(of(r, "consumption").map((p) => p.unitsConsumed), [0], "online, an empty period is still reported");
   });
 
-  it("persists every step: a restart loses at most one step and counts nothing twice", async () => {
+  it("persists every step with the register: a restart loses nothing and counts nothing twice", async () => {
     const r = await rig();
     await pay(r, 100);
     await r.kit.run(12_000); // steps at 5 s and 10 s persisted; 2 s since
-    r.crash(); // power cut: RAM is gone
-    const stored = r.kit.settings.get<{ openMicro: number }>(LEDGER_KEY)!;
-    assert.ok(Math.abs(stored.openMicro - micro(2300, 10_000)) < 1e-6);
+    r.crash(); // the controller restarts; the meter keeps its register
+    const stored = r.kit.settings.get<{ openMicro: number; meterWh: number }>(LEDGER_KEY)!;
+    assert.deepEqual([stored.openMicro, stored.meterWh], [billed(10_000), 6]);
     const again = await rig({}, { from: r });
     await again.kit.run(30_000);
     const report = of(again, "consumption")[0];
-    // 10 s from before the cut; after it, the first sample is a baseline.
-    assert.equal(report.unitsConsumed, Math.floor(micro(2300, 10_000) + micro(2300, 30_000)) / 1e6);
+    // Billed from the register read before the restart: the seconds around it are not lost.
+    assert.equal(report.unitsConsumed, billed(42_000) / 1e6);
   });
 
   it("resends a report after a restart between publish and PUBACK, identical, and never again once acknowledged", async () => {
@@ -453,7 +551,7 @@ describe("smart-meter: connection, persistence and delivery", () => {
     const reports = of(r, "consumption");
     assert.equal(reports.length, 4);
     const sum = reports.reduce((s, p) => s + Math.round((p.unitsConsumed as number) * 1e6), 0);
-    assert.ok(Math.abs(sum - micro(2300, 330_000)) < 1, `${sum} µkWh reported, ${micro(2300, 330_000)} measured`);
+    assert.equal(sum, billed(330_000), `${sum} µkWh reported, ${billed(330_000)} on the register`);
   });
 
   it("keeps report timestamps strictly increasing when the clock steps back", async () => {
@@ -508,7 +606,7 @@ describe("smart-meter: connection, persistence and delivery", () => {
     const last = JSON.parse(td.decode(goodbye.payload)) as Record<string, unknown>;
     schemas.assertValid("status", last);
     assert.deepEqual([last.status, last.message], ["offline", "Meter stopped"]);
-    assert.ok(r.kit.settings.get<{ openMicro: number }>(LEDGER_KEY)!.openMicro > micro(2300, 11_999));
+    assert.equal(r.kit.settings.get<{ openMicro: number }>(LEDGER_KEY)!.openMicro, billed(12_000));
     assert.deepEqual(r.kit.clock.pending, [], "no timers left");
   });
 });
@@ -520,8 +618,9 @@ describe("smart-meter: config, companion and simulation", () => {
     assert.throws(() => readMeterOptions({ sampleIntervalS: "60" }), /sampleIntervalS \(60\) must not exceed reportIntervalS/);
     assert.throws(() => readMeterOptions({ maxBacklog: "0" }), /maxBacklog/);
     assert.throws(() => readMeterOptions({ maxBacklog: "2.5" }), /maxBacklog="2.5": must be an integer/);
+    assert.throws(() => readMeterOptions({ meterFaultLimit: "0" }), /meterFaultLimit/);
     assert.throws(() => readMeterOptions({ tarif: "2" }), (e) => e instanceof RangeError && /unknown option "tarif"/.test(e.message));
-    assert.deepEqual(readMeterOptions({}), { tariff: 1, lowBalance: 1, reportIntervalMs: 30_000, sampleIntervalMs: 5000, statusIntervalMs: 300_000, maxBacklog: 40 });
+    assert.deepEqual(readMeterOptions({}), { tariff: 1, lowBalance: 1, reportIntervalMs: 30_000, sampleIntervalMs: 5000, statusIntervalMs: 300_000, maxBacklog: 40, meterFaultLimit: 3 });
     assert.deepEqual(readMeterOptions(definition.defaults), readMeterOptions({}));
     assert.throws(() => createSmartMeter(new Kit({ deviceId: "METER001", config: { root: "site1" } }).device, new FakeHardware()), /unknown option "root"/);
   });
@@ -552,14 +651,13 @@ describe("smart-meter: config, companion and simulation", () => {
 
   it("simulates a plausible household: 230 V, a few amperes with appliance steps, none with the relay open", () => {
     const clock = { now: Date.UTC(2024, 0, 15, 0, 0, 0) };
-    const hw = new SimulatedMeterHardware({ now: () => clock.now, random: prng(42) });
-    hw.relay.set(true);
+    const home = new Household({ now: () => clock.now, random: prng(42) });
     const amps: number[] = [];
     const volts: number[] = [];
     let kwh = 0;
     for (let s = 0; s < 24 * 3600; s += 10) { // one day in 10 s steps
       clock.now += 10_000;
-      const r = hw.measure();
+      const r = home.measure(true);
       amps.push(r.current);
       volts.push(r.voltage);
       kwh += (r.voltage * r.current * 10) / 3.6e6;
@@ -570,16 +668,135 @@ describe("smart-meter: config, companion and simulation", () => {
     assert.ok(kwh > 3 && kwh < 25, `a household uses a few kWh a day, not ${kwh}`);
     const distinct = new Set(amps.map((a) => Math.round(a))).size;
     assert.ok(distinct >= 4, "appliance steps");
-    hw.relay.set(false);
     clock.now += 10_000;
-    assert.equal(hw.measure().current, 0);
-    const rssi = hw.rssi();
-    assert.ok(Number.isInteger(rssi) && rssi < -50 && rssi > -80);
+    assert.equal(home.measure(false).current, 0);
     // The same seed repeats the same day.
-    const twin = new SimulatedMeterHardware({ now: () => clock.now, random: prng(42) });
-    const a = new SimulatedMeterHardware({ now: () => clock.now, random: prng(42) });
-    twin.relay.set(true);
-    a.relay.set(true);
-    assert.deepEqual(twin.measure(), a.measure());
+    const twin = new Household({ now: () => clock.now, random: prng(42) });
+    const a = new Household({ now: () => clock.now, random: prng(42) });
+    assert.deepEqual(twin.measure(true), a.measure(true));
+  });
+});
+
+// ---- the product on its drivers over emulated buses ----
+
+interface BusRig {
+  kit: Kit;
+  meter: SmartMeter;
+  em: EmulatedMeter;
+  /** Runs fake time in 50 ms steps, so each Modbus transaction (about 35 ms) completes in its step. */
+  run(ms: number): Promise<void>;
+}
+
+/** The smart meter as `simulate` builds it (drivers on emulated buses), on a constant 2300 W load. */
+async function busRig(config: Record<string, string> = {}): Promise<BusRig> {
+  const kit = new Kit({ deviceId: "METER001", config: { statusIntervalS: "0", ...config }, start: T0 });
+  const em = emulatedMeter(kit.device, (connected) => ({ voltage: 230, current: connected ? 10 : 0 }));
+  const meter = definition.create(kit.device, definition.hardware(em.buses, kit.device)) as SmartMeter;
+  const r: BusRig = { kit, meter, em, run: (ms) => kit.run(ms, 50) };
+  rigs.push({ kit } as Rig);
+  meter.start();
+  await r.run(100);
+  return r;
+}
+
+const statusOf = (r: { kit: Kit }) => r.kit.broker.payloads("smartmeter/METER001/status").map((s) => [s.status, s.message]);
+
+describe("smart-meter on its drivers (PZEM-004T over Modbus-RTU, relay with feedback) over emulated buses", () => {
+  it("bills the PZEM's energy register and drives the relay pin by the balance", async () => {
+    const r = await busRig();
+    assert.deepEqual(r.em.relay.writes, [0], "open at boot: no balance");
+    r.kit.broker.deliver(CMD, JSON.stringify({ balance: 100, timestamp: T0 }));
+    await r.run(30_000);
+    assert.equal(r.em.relay.level, 1);
+    const report = of(r as unknown as Rig, "consumption")[0];
+    const register = r.em.pzem.energyWh;
+    assert.ok(register >= 19 && register <= 20, `${register} Wh on the meter`);
+    assert.equal(Math.round((report.unitsConsumed as number) * 1e6) + r.meter.ledger.openMicro, r.meter.ledger.meterWh! * 1000);
+    assert.equal(r.meter.ledger.meterWh, register, "billed up to the last reading of the register");
+    // Reads at the general address, function 4, ten registers from 0.
+    assert.deepEqual([...r.em.line.requests.at(-1)!.subarray(0, 6)], [0xf8, 0x04, 0, 0, 0, 10]);
+    assert.deepEqual(statusOf(r).at(-1), ["online", "Device operating normally"]);
+  });
+
+  it("no answer or bad CRCs: readings skipped, error after 3 in a row, back to normal when the meter answers, nothing lost", async () => {
+    const r = await busRig();
+    r.kit.broker.deliver(CMD, JSON.stringify({ balance: 100, timestamp: T0 }));
+    await r.run(10_000);
+    r.em.line.faults.badCrc = 2; // two bad frames: skipped, no error
+    await r.run(10_000);
+    assert.deepEqual(statusOf(r).map((s) => s[0]), ["low_balance", "online"]);
+    assert.ok(r.kit.logs.some((l) => /^Meter reading skipped: bad CRC/.test(l)), r.kit.logs.join("\n"));
+    r.em.line.faults.unplugged = true;
+    await r.run(20_000);
+    assert.deepEqual(statusOf(r).at(-1), ["error", "Meter fault: no answer from 248 to function 4 within 200 ms"]);
+    r.em.line.faults.unplugged = false;
+    await r.run(5000);
+    assert.deepEqual(statusOf(r).at(-1), ["online", "Device operating normally"]);
+    const l = r.meter.ledger;
+    assert.equal(l.totalMicro + l.openMicro, r.em.pzem.energyWh * 1000, "the outage's energy is billed from the register");
+    assert.ok(of(r as unknown as Rig, "consumption").length >= 1, "reports went on during the fault");
+  });
+
+  it("values out of range (behind a good CRC) are skipped like missing readings", async () => {
+    const r = await busRig({ meterFaultLimit: "2" });
+    r.kit.broker.deliver(CMD, JSON.stringify({ balance: 100, timestamp: T0 }));
+    await r.run(5000);
+    r.em.pzem.override.set(0, 4000); // 400 V
+    await r.run(10_000);
+    assert.deepEqual(statusOf(r).at(-1), ["error", "Meter fault: PZEM 248 reported voltage 400 V"]);
+    r.em.pzem.override.clear();
+    await r.run(5000);
+    assert.equal(statusOf(r).at(-1)![0], "online");
+  });
+
+  it("a PZEM energy reset is a one-off error and a new baseline; billing goes on from there", async () => {
+    const r = await busRig();
+    r.kit.broker.deliver(CMD, JSON.stringify({ balance: 100, timestamp: T0 }));
+    await r.run(30_000);
+    const before = r.meter.ledger.balance;
+    const counted = r.meter.ledger.totalMicro + r.meter.ledger.openMicro;
+    r.em.pzem.energyWh = 0;
+    await r.run(5000);
+    assert.ok(statusOf(r).some(([s, m]) => s === "error" && /^Meter register went back from \d+ to \d+ Wh/.test(m as string)), JSON.stringify(statusOf(r)));
+    assert.equal(statusOf(r).at(-1)![0], "online");
+    assert.equal(r.meter.ledger.balance, before);
+    assert.equal(r.meter.ledger.totalMicro + r.meter.ledger.openMicro, counted);
+    await r.run(30_000);
+    assert.ok(r.meter.ledger.balance < before, "billing resumed");
+  });
+
+  it("a welded relay contact says error and the load it lets through is billed; the balance stays at 0", async () => {
+    const r = await busRig();
+    r.kit.broker.deliver(CMD, JSON.stringify({ balance: 0.01, timestamp: T0 }));
+    await r.run(1000);
+    r.em.relay.stuck = 1;
+    await r.run(30_000);
+    assert.equal(r.em.relay.level, 0, "the coil was released when the balance ran out");
+    assert.deepEqual(statusOf(r).at(-1), ["error", "Relay fault: stuck closed, the supply cannot be cut"]);
+    assert.equal(r.meter.ledger.balance, 0);
+    const l = r.meter.ledger;
+    assert.equal(l.totalMicro + l.openMicro, r.meter.ledger.meterWh! * 1000, "what flowed is reported");
+    assert.ok(r.meter.ledger.meterWh! > 15);
+    r.em.relay.stuck = undefined;
+    await r.run(5000);
+    assert.equal(statusOf(r).at(-1)![0], "low_balance");
+  });
+
+  it("simulate() runs the household on the same drivers", async () => {
+    const kit = new Kit({ deviceId: "METER001", config: {}, start: Date.UTC(2024, 0, 15, 18, 0, 0) });
+    rigs.push({ kit } as Rig);
+    const meter = simulate(definition, kit.device).product as SmartMeter;
+    meter.start();
+    await kit.run(100, 50);
+    kit.broker.deliver(CMD, JSON.stringify({ balance: 20, timestamp: Date.UTC(2024, 0, 15, 18, 0, 0) }));
+    await kit.run(121_000, 50);
+    const reports = kit.broker.payloads("smartmeter/METER001/consumption");
+    assert.equal(reports.length, 4);
+    assert.ok(meter.ledger.totalMicro > 0 && meter.ledger.balance < 20, `${JSON.stringify(meter.ledger)}\n${kit.logs.join("\n")}`);
+    assert.equal(kit.broker.payloads("smartmeter/METER001/status").at(-1)!.wifi_rssi !== -127, true, "the emulated Wi-Fi gives a signal");
+    const stopped = meter.stop(); // its last reading goes over the emulated line: time must pass
+    await kit.run(1000, 50);
+    await stopped;
+    assert.deepEqual(kit.clock.pending, [], "no timers left");
   });
 });
