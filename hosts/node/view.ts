@@ -1,7 +1,7 @@
 // `npm start`'s terminal view: a line per message (">" sent by a device, "<" sent to it),
 // with QoS and retain flag as the broker saw them, and each device's connection told once
-// per change: the first failure of an outage with its reason and the next retry, a new line
-// only when the reason changes, and one line when the device is back, with the count.
+// per change: the first failure of an outage with its reason and the next retry, and one
+// line when the device is back, with how long, how many attempts and the last reason.
 
 import { topicMatches } from "../../modules/mqtt/topic.js";
 import type { Simulator, SimDevice, Traffic } from "./simulator.js";
@@ -27,7 +27,8 @@ export function attachView(sim: Simulator, options: ViewOptions): void {
     return options.color ? `${COLORS[products.indexOf(d.product.name) % COLORS.length]}${d.label}\x1b[0m` : d.label;
   };
   const line = (d: SimDevice | undefined, text: string): void => options.write(`${time()} ${paint(d)} ${text}`);
-  const reasons = new Map<SimDevice, string>();
+  /** Devices whose current outage has been told. */
+  const told = new Set<SimDevice>();
 
   sim.on("traffic", (t) => {
     if (options.quiet || !shown(t, options.filter)) return;
@@ -37,16 +38,16 @@ export function attachView(sim: Simulator, options: ViewOptions): void {
   });
   sim.on("link", (d, state, outage) => {
     if (state === "up") {
-      reasons.delete(d);
+      told.delete(d);
       if (!outage) return line(d, "connected");
       const seconds = Math.round((Date.now() - outage.since) / 1000);
       return line(d, `connected again after ${seconds} s away (${outage.attempts} failed attempt${outage.attempts === 1 ? "" : "s"}, last: ${outage.lastError})`);
     }
     if (!outage) return;
-    const retry = outage.retryInMs === undefined ? "not retrying (gave up)" : `retrying with backoff, next in ${(outage.retryInMs / 1000).toFixed(1)} s`;
-    if (reasons.get(d) === outage.lastError && outage.retryInMs !== undefined) return; // the same outage, told already
-    reasons.set(d, outage.lastError);
-    line(d, `${d.everConnected ? "disconnected" : "cannot connect"}: ${outage.lastError}; ${retry}`);
+    if (outage.retryInMs === undefined) return line(d, `gave up after ${outage.attempts} failed attempt${outage.attempts === 1 ? "" : "s"}: ${outage.lastError}`);
+    if (told.has(d)) return; // the same outage: its end says how long and how many attempts
+    told.add(d);
+    line(d, `${d.everConnected ? "disconnected" : "cannot connect"}: ${outage.lastError}; retrying with backoff, next in ${(outage.retryInMs / 1000).toFixed(1)} s`);
   });
   sim.on("log", (d, text) => line(d, text));
   sim.on("broker", (state) => options.write(`${time()} broker ${state === "up" ? "started again" : "stopped"} (${sim.broker.url})`));

@@ -185,7 +185,6 @@ export class Device extends Emitter<DeviceEvents> {
     // A lost link is the "disconnected" event's to tell; what comes with the link up is reported.
     client.on("error", (error) => {
       if (client.connected) this.emit("report", { kind: "client_error", detail: `${error.code}: ${error.message}`, error });
-      else this.log(`mqtt: ${error.code} ${error.message}`);
     });
     client.on("connected", (e) => {
       if (status) void this.publish({ topic: status.topic, payload: status.online(), qos: status.qos, retain: status.retain ?? true });

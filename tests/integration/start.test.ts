@@ -3,56 +3,14 @@
 // companion (`npm run cmd`) must get a response from a device of each product.
 
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { products } from "../../modules/products/index.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.resolve(here, "../../hosts/node/main.js");
-const CMD = path.resolve(here, "../../hosts/node/cmd.js");
-
-/** The simulator's output, line by line, with a way to await a line. */
-class Output {
-  readonly lines: string[] = [];
-  #waiters: { test: (line: string) => boolean; resolve: () => void }[] = [];
-  #partial = "";
-
-  constructor(child: ChildProcess) {
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      const parts = (this.#partial + chunk).split("\n");
-      this.#partial = parts.pop()!;
-      for (const line of parts) {
-        this.lines.push(line);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.test(line)) return true;
-          w.resolve();
-          return false;
-        });
-      }
-    });
-  }
-
-  waitFor(test: (line: string) => boolean, ms: number, what: string): Promise<void> {
-    if (this.lines.some(test)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms; output:\n${this.lines.slice(-40).join("\n")}`)), ms);
-      this.#waiters.push({ test, resolve: () => { clearTimeout(timer); resolve(); } });
-    });
-  }
-}
-
-function run(file: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [file, ...args], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { CMD, MAIN, Output, run } from "./sim-process.js";
 
 describe("npm start: the desktop simulator", function () {
   this.timeout(60_000);
@@ -64,7 +22,7 @@ describe("npm start: the desktop simulator", function () {
   before(() => {
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), "sim-"));
     started = Date.now();
-    child = spawn(process.execPath, [MAIN, "--port", "0", "--duration", "120"], { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    child = spawn(process.execPath, [MAIN, "--port", "0", "--no-web", "--duration", "120"], { cwd, stdio: ["ignore", "pipe", "inherit"] });
     output = new Output(child);
   });
 
@@ -114,7 +72,7 @@ describe("npm start --count 3: many devices per broker", function () {
 
   before(async () => {
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), "sim3-"));
-    child = spawn(process.execPath, [MAIN, "--port", "0", "--count", "3", "--duration", "120"], { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    child = spawn(process.execPath, [MAIN, "--port", "0", "--no-web", "--count", "3", "--duration", "120"], { cwd, stdio: ["ignore", "pipe", "inherit"] });
     output = new Output(child);
     await output.waitFor((l) => l.startsWith("broker mqtt://"), 10_000, "the broker line");
     url = output.lines.find((l) => l.startsWith("broker mqtt://"))!.split(" ")[1];
@@ -186,7 +144,7 @@ describe("npm start with a setting the product does not know", function () {
   it("stops with the product's options and writes no session", async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "simbad-"));
     try {
-      const result = await run(MAIN, ["--port", "0", "--products", "dese", "--set", "dese.orgg=org-1"], cwd);
+      const result = await run(MAIN, ["--port", "0", "--no-web", "--products", "dese", "--set", "dese.orgg=org-1"], cwd);
       assert.equal(result.code, 2, result.stdout + result.stderr);
       assert.match(result.stderr, /unknown option "orgg"/);
       assert.equal(fs.existsSync(path.join(cwd, ".state/session.json")), false);
