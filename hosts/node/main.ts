@@ -69,7 +69,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === "--ca" || flag === "--cert" || flag === "--key") args.tls[flag.slice(2) as keyof TlsFiles] = value();
     else if (flag === "--port") args.port = integer(flag, value(), 0, 65535);
     else if (flag === "--products") args.products = value().split(",").map((name) => productNamed(name.trim()));
-    else if (flag === "--count") args.count = integer(flag, value(), 1, 100);
+    else if (flag === "--count") args.count = integer(flag, value(), 1, 2_000);
     else if (flag === "--set") args.settings.push(value());
     else if (flag === "--state") args.state = value();
     else if (flag === "--fresh") args.fresh = true;

@@ -41,10 +41,8 @@ export abstract class NodeStreamSocket implements Socket {
   #chunks: Buffer[] = [];
   #head = 0; // bytes of #chunks[0] already read
   #queued = 0;
-  // Bytes we may still hand to node: a fixed window minus writes not yet flushed.
+  // Bytes we may hand to node: a fixed window minus what node has not yet flushed.
   #window = 0;
-  #writable = 0;
-  #notifyPending = false;
   #corked = false;
   #connected = false;
   #done = false; // onError delivered or close() called: no further callbacks
@@ -64,8 +62,12 @@ export abstract class NodeStreamSocket implements Socket {
       if (nodelay) socket.setNoDelay(true);
       this.#connected = true;
       this.#window = socket.writableHighWaterMark;
-      this.#writable = this.#window;
-      this.#call("onWritable", this.#writable);
+      this.#call("onWritable", this.#window);
+    });
+    // A write that exhausted the budget made write() return false, so node says when its
+    // buffer is empty again: no callback per write.
+    socket.on("drain", () => {
+      if (!this.#done) this.#call("onWritable", this.#window - socket.writableLength);
     });
     socket.on("data", (chunk: Buffer) => {
       if (this.#done || chunk.byteLength === 0) return;
@@ -112,28 +114,26 @@ export abstract class NodeStreamSocket implements Socket {
     if (this.#done || !socket) throw new Error("socket closed");
     if (!this.#connected) throw new Error("socket not connected");
     const size = data.byteLength;
+    const writable = this.#window - socket.writableLength;
     // Moddable refuses writes beyond what onWritable granted; so do we.
-    if (size > this.#writable) throw new RangeError(`write of ${size} bytes exceeds writable ${this.#writable}`);
-    if (size === 0) return this.#writable;
-    this.#writable -= size;
-    // Writes of one tick leave together (one writev): the client writes each batch at once.
+    if (size > writable) throw new RangeError(`write of ${size} bytes exceeds writable ${writable}`);
+    if (size === 0) return writable;
+    // Writes made until the microtasks settle leave in one writev: the acknowledgements of a
+    // read and the publishes their promises set off share one system call.
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
+      queueMicrotask(this.#uncork);
     }
-    // Copy: the caller may reuse its buffer as soon as write() returns, node keeps a reference.
-    socket.write(Buffer.from(data), (error) => {
-      if (error || this.#done) return; // failures arrive through 'error'
-      // Flushed to the kernel: the bytes are back in the budget.
-      this.#writable = Math.min(this.#window, this.#writable + size);
-      this.#scheduleWritable();
-    });
-    return this.#writable;
+    // No copy: node keeps the caller's bytes until they are flushed (see io.ts).
+    socket.write(Buffer.from(data.buffer, data.byteOffset, size));
+    return writable - size;
   }
+
+  #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
 
   /**
    * Bytes write() already accepted still go out (a DISCONNECT after a burst must reach the
@@ -155,16 +155,6 @@ export abstract class NodeStreamSocket implements Socket {
     const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
     timer.unref();
     socket.once("close", () => clearTimeout(timer));
-  }
-
-  // Several writes often flush together; tell the owner once.
-  #scheduleWritable(): void {
-    if (this.#notifyPending) return;
-    this.#notifyPending = true;
-    process.nextTick(() => {
-      this.#notifyPending = false;
-      if (!this.#done && this.#writable > 0) this.#call("onWritable", this.#writable);
-    });
   }
 
   #fail(error: Error): void {

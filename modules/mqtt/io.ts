@@ -7,7 +7,8 @@ export interface Socket {
   read(byteLength?: number): ArrayBuffer | undefined;
   /**
    * Writes bytes; the caller never writes more than the last onWritable count allows.
-   * Moddable returns the bytes still writable; ECMA-419 allows undefined.
+   * Moddable returns the bytes still writable; ECMA-419 allows undefined. A socket may keep
+   * `data` until it is sent (Node's does, to save a copy): the caller must not change it.
    */
   write(data: Uint8Array): number | void;
   close(): void;

@@ -344,8 +344,10 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
     it("offers its ALPN protocols and server name (alpn=, serverName=), and connects through a server that selects one", async function () {
       this.timeout(BUILD_TIMEOUT_MS + TEST_MS);
       const offered: { protocols: string[]; servername: string | undefined }[] = [];
+      // The chain with its CA, as brokers send it: the SDK checks the server name only while
+      // walking a chain, so a lone leaf certificate fails "subjectAltName match".
       const front = tls.createServer({
-        cert: certs.serverCertPem, key: certs.serverKeyPem,
+        cert: certs.serverCertPem + certs.caCertPem, key: certs.serverKeyPem,
         ALPNCallback: ({ protocols, servername }) => { offered.push({ protocols, servername }); return protocols[0]; },
       }, (socket) => {
         const upstream = net.connect(broker.port, "127.0.0.1");

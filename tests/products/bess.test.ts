@@ -454,7 +454,7 @@ describe("bess on mosquitto: offline and back", function () {
     for (let i = 0; i < 12; i++) {
       now += 5000;
       produced.push(Math.floor(now / 1000));
-      product.tick(); // 30 kW from 16 % of 50 kWh: the SOC-low alarm is raised on the way
+      await product.tick(); // 30 kW from 16 % of 50 kWh: the SOC-low alarm is raised on the way
     }
     assert.equal(device.connected, false);
     await mosquitto.restart();
