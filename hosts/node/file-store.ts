@@ -4,6 +4,8 @@
 // operation the file is at most that size (during one, plus a line, and the live bytes
 // again in the temp file). A rewrite of an N-byte log comes after at least N/2 bytes
 // appended or deleted since the last one, so its cost is amortised O(1) per operation.
+// Opening does no I/O, and a host that knows there is no log says so: a device that boots
+// with nothing to resend then touches no file until it stores a message.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,6 +21,8 @@ export type FileStoreOptions = {
   /** The log is never compacted below this size in bytes (default 64 KiB), so a small
    * outbox is not rewritten every few messages. */
   compactAtBytes?: number;
+  /** The host knows there is no log (it listed the folder): load() need not look. */
+  absent?: boolean;
 };
 
 export class FileStore implements OutboxStore {
@@ -33,10 +37,13 @@ export class FileStore implements OutboxStore {
   constructor(filePath: string, options: FileStoreOptions = {}) {
     this.path = path.resolve(filePath);
     this.compactAtBytes = options.compactAtBytes ?? 64 * 1024;
-    fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    // No log: nothing to rewrite before the first append.
+    if (options.absent) this.#live = new Map();
   }
 
   load(): StoredMessage[] {
+    // Known to have no log and nothing written since: nothing to read or rewrite.
+    if (this.#live?.size === 0 && this.#logBytes === 0) return [];
     return this.#compact();
   }
 
@@ -113,7 +120,14 @@ export class FileStore implements OutboxStore {
   #append(record: PutRecord | DeleteRecord): number {
     if (this.#live === undefined) this.#compact();
     const line = JSON.stringify(record) + "\n";
-    fs.appendFileSync(this.path, line);
+    try {
+      fs.appendFileSync(this.path, line);
+    } catch (error) {
+      // The folder is made at the first write, not at boot.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      fs.mkdirSync(path.dirname(this.path), { recursive: true });
+      fs.appendFileSync(this.path, line);
+    }
     const bytes = Buffer.byteLength(line);
     this.#logBytes += bytes;
     return bytes;

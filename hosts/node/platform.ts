@@ -1,7 +1,10 @@
 // The Platform on Node: clients bound to Node's sockets and timers, with the outbox and the
 // settings of each device kept in files under a state directory, so a restarted simulator
-// resumes where it stopped (unsent messages, balances, backoff state).
+// resumes where it stopped (unsent messages, balances, backoff state). A fleet boots in one
+// synchronous burst: the folder is listed once per burst, so a device whose files do not
+// exist yet costs no file I/O at all until it first writes.
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Platform } from "../../modules/device/device.js";
 import { prng } from "../../modules/device/prng.js";
@@ -25,27 +28,58 @@ export interface NodePlatformOptions {
   link?: Link;
 }
 
+/** Each state folder's file names, as listed during the current burst of creations. */
+const listings = new Map<string, ReadonlySet<string>>();
+
+/** Whether the file is known not to exist (otherwise its store reads it on first use). */
+function absent(file: string): boolean {
+  const dir = path.dirname(file);
+  let names = listings.get(dir);
+  if (!names) {
+    try {
+      names = new Set(fs.readdirSync(dir));
+    } catch {
+      names = new Set();
+    }
+    // Only this process writes the folder (the state lock), and only a device's own stores
+    // write its files, after their creation; forget the listing once the burst is over.
+    if (listings.size === 0) setImmediate(() => listings.clear());
+    listings.set(dir, names);
+  }
+  return !names.has(path.basename(file));
+}
+
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const base = path.join(options.stateDir, options.product, options.deviceId);
+  const settingsFile = `${base}.settings.json`;
+  const outboxFile = `${base}.outbox`;
   const { broker } = options;
+  // Only the first client's store may trust the boot listing: a later one (a node waking
+  // from sleep) reads what the earlier ones left.
+  let first = true;
   return {
     deviceId: options.deviceId,
     config: options.config,
     timer: nodeTimer,
     now: Date.now,
-    settings: new FileSettings(`${base}.settings.json`),
+    settings: new FileSettings(settingsFile, { absent: absent(settingsFile) }),
     random: prng(options.seed),
     log: options.log,
-    createClient: (clientOptions) => createNodeClient({
-      host: broker.host,
-      port: broker.port,
-      username: broker.username,
-      password: broker.password,
-      secure: broker.secure,
-      reconnect: { initialMs: 500, maxMs: 10_000 },
-      store: new FileStore(`${base}.outbox`),
-      ...(options.link ? { link: (io: SocketClass) => options.link!.wrap(io) } : {}),
-      ...clientOptions,
-    }),
+    // Asked at each connect: a node waking from sleep reads what its last wake left.
+    createClient: (clientOptions) => {
+      const store = new FileStore(outboxFile, { absent: first && absent(outboxFile) });
+      first = false;
+      return createNodeClient({
+        host: broker.host,
+        port: broker.port,
+        username: broker.username,
+        password: broker.password,
+        secure: broker.secure,
+        reconnect: { initialMs: 500, maxMs: 10_000 },
+        store,
+        ...(options.link ? { link: (io: SocketClass) => options.link!.wrap(io) } : {}),
+        ...clientOptions,
+      });
+    },
   };
 }

@@ -38,7 +38,7 @@ export abstract class NodeStreamSocket implements Socket {
   #socket: net.Socket | undefined;
   #callbacks: Partial<SocketCallbacks>;
   // Received chunks are kept as-is; read() copies only what it must.
-  #chunks: Buffer[] = [];
+  #chunks: Uint8Array[] = [];
   #head = 0; // bytes of #chunks[0] already read
   #queued = 0;
   // Bytes we may hand to node: a fixed window minus what node has not yet flushed.
@@ -55,7 +55,8 @@ export abstract class NodeStreamSocket implements Socket {
     };
   }
 
-  protected attach(socket: net.Socket, connectEvent: "connect" | "secureConnect", nodelay: boolean): void {
+  /** `streamed`: bytes come as 'data' events; else the subclass hands them to received(). */
+  protected attach(socket: net.Socket, connectEvent: "connect" | "secureConnect", nodelay: boolean, streamed = true): void {
     this.#socket = socket;
     socket.once(connectEvent, () => {
       if (this.#done) return;
@@ -69,16 +70,19 @@ export abstract class NodeStreamSocket implements Socket {
     socket.on("drain", () => {
       if (!this.#done) this.#call("onWritable", this.#window - socket.writableLength);
     });
-    socket.on("data", (chunk: Buffer) => {
-      if (this.#done || chunk.byteLength === 0) return;
-      this.#chunks.push(chunk);
-      this.#queued += chunk.byteLength;
-      this.#call("onReadable", this.#queued);
-    });
+    if (streamed) socket.on("data", (chunk: Buffer) => this.received(chunk));
     socket.on("error", (error: Error) => this.#fail(error));
     // 'end' (peer FIN) comes before 'close'; report at the earliest sign.
     socket.on("end", () => this.#fail(new Error("connection closed by peer")));
     socket.on("close", () => this.#fail(new Error("connection closed by peer")));
+  }
+
+  /** Bytes from the peer, ours to keep. */
+  protected received(chunk: Uint8Array): void {
+    if (this.#done || chunk.byteLength === 0) return;
+    this.#chunks.push(chunk);
+    this.#queued += chunk.byteLength;
+    this.#call("onReadable", this.#queued);
   }
 
   read(byteLength?: number): ArrayBuffer | undefined {
@@ -179,11 +183,25 @@ export abstract class NodeStreamSocket implements Socket {
   }
 }
 
+/**
+ * Every TCP read of the process lands here and is copied out at once, exactly its size:
+ * node would otherwise allocate 64 KB per read and pass it through its stream machinery.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** TCP client socket over node:net, with Moddable's callback semantics. */
 export class TCPSocket extends NodeStreamSocket {
   constructor(options: SocketOptions | NodeSocketOptions) {
     super(options);
     const { host, port } = targetOf(options);
-    this.attach(net.connect({ host, port }), "connect", options.nodelay !== false);
+    const onread = {
+      buffer: READ_BUFFER,
+      callback: (count: number, buffer: Buffer): boolean => {
+        // A copy (Buffer's slice would be a view): delivered payloads are views of it.
+        this.received(new Uint8Array(buffer.subarray(0, count)));
+        return true;
+      },
+    };
+    this.attach(net.connect({ host, port, onread }), "connect", options.nodelay !== false, false);
   }
 }

@@ -121,8 +121,10 @@ export class Device extends Emitter<DeviceEvents> {
   readonly queue: SerialQueue;
   readonly #platform: Platform;
   #client: MqttClient | undefined;
-  readonly #routes: CommandRoute[] = [];
-  readonly #listens: { filter: string; qos: QoS; handler: (m: Message) => void }[] = [];
+  // Grown by copying: a push onto an empty array reserves 17 slots (about 150 bytes) in V8,
+  // and a fleet has thousands of devices with a route or two each.
+  #routes: readonly CommandRoute[] = [];
+  #listens: readonly { filter: string; qos: QoS; handler: (m: Message) => void }[] = [];
   readonly #refused = new Set<string>();
 
   constructor(platform: Platform, options: DeviceOptions = {}) {
@@ -207,7 +209,7 @@ export class Device extends Emitter<DeviceEvents> {
 
   /** Takes commands on a route for as long as the device lives. */
   route(route: CommandRoute): void {
-    this.#routes.push(route);
+    this.#routes = [...this.#routes, route];
     if (this.#client) this.#subscribeRoute(this.#client, route);
   }
 
@@ -217,12 +219,12 @@ export class Device extends Emitter<DeviceEvents> {
    */
   listen(filter: string, qos: QoS, handler: (message: Message) => void): () => void {
     const entry = { filter, qos, handler };
-    this.#listens.push(entry);
+    this.#listens = [...this.#listens, entry];
     if (this.#client) this.#subscribe(this.#client, filter, qos, handler);
     return () => {
       const i = this.#listens.indexOf(entry);
       if (i < 0) return;
-      this.#listens.splice(i, 1);
+      this.#listens = this.#listens.filter((l) => l !== entry);
       // CLOSED: a disconnect overtook it; a clean next session starts without the filter anyway.
       this.#client?.unsubscribe(filter, handler).catch((e) => { if ((e as MqttError).code !== "CLOSED") this.log(`unsubscribe ${filter}: ${describe(e)}`); });
     };

@@ -249,7 +249,8 @@ export class MqttClient extends Emitter<ClientEvents> {
     });
   }
 
-  #run(actions: Action[]): void {
+  /** `reading`: part of a read, whose end flushes once. */
+  #run(actions: Action[], reading?: boolean): void {
     const epoch = this.#epoch;
     let connected: { sessionPresent: boolean } | undefined;
     // The session's deadline only comes earlier by a send (a ping's timeout), a change of
@@ -310,10 +311,10 @@ export class MqttClient extends Emitter<ClientEvents> {
     // Announced after the batch: the CONNACK's batch resends the outbox, and what a
     // "connected" listener publishes must queue behind it, not jump ahead.
     if (connected) this.#announce(connected);
-    // A batch's packets leave in one write, now. Coalescing across calls is the host
-    // socket's job (Node corks a tick's writes; lwip has Nagle): a microtask per turn here
-    // costs 78 heap slots on XS.
-    if (this.#enqueued !== this.#written) this.#flush();
+    // A batch's packets are written now (a read's batches once, at its end). Coalescing
+    // across calls is the host socket's job (Node corks until the microtasks settle; lwip
+    // has Nagle): a microtask per turn here costs 78 heap slots on XS.
+    if (!reading && this.#enqueued !== this.#written) this.#flush();
     if (rearm) this.#armTick();
   }
 
@@ -487,7 +488,9 @@ export class MqttClient extends Emitter<ClientEvents> {
     if (!data || data.byteLength === 0) return;
     const now = this.#now();
     this.session.feed(new Uint8Array(data), now);
-    for (let actions = this.session.next(now); actions; actions = this.session.next(now)) this.#run(actions);
+    // One flush for the whole read: the acknowledgements of many packets leave together.
+    for (let actions = this.session.next(now); actions; actions = this.session.next(now)) this.#run(actions, true);
+    if (this.#enqueued !== this.#written) this.#flush();
   }
 
   #onError(error?: unknown): void {
@@ -509,42 +512,34 @@ export class MqttClient extends Emitter<ClientEvents> {
     return this.#enqueued - this.#written;
   }
 
-  /** Writes queued bytes, never more than the socket said it can take. */
+  /**
+   * Writes queued bytes, never more than the socket said it can take. Parts go to the
+   * socket as they are, unmerged: gathering them into one system call is the host's job
+   * (Node's socket corks them into one writev), and a merge would copy every payload.
+   */
   #flush(): void {
     if (this.#flushing) return;
     this.#flushing = true; // reset here and in #lost, should a fault escape the loop
     const socket = this.#socket;
     while (socket && this.#socket === socket && this.#socketUp && this.#enqueued > this.#written && this.#writable > 0) {
-      const n = Math.min(this.#writable, this.#enqueued - this.#written);
-      let chunk: Uint8Array;
-      const first = this.#out[0];
-      if (first.length === n) {
-        chunk = first;
-        this.#out.shift();
-      } else if (first.length > n) {
-        chunk = first.subarray(0, n);
-        this.#out[0] = first.subarray(n);
-      } else {
-        chunk = new Uint8Array(n);
-        let o = 0;
-        while (o < n) {
-          const part = this.#out[0];
-          const take = Math.min(part.length, n - o);
-          chunk.set(take === part.length ? part : part.subarray(0, take), o);
-          o += take;
-          if (take === part.length) this.#out.shift();
-          else this.#out[0] = part.subarray(take);
-        }
+      const writable = this.#writable;
+      let part = this.#out[0];
+      let n = part.length;
+      if (n <= writable) this.#out.shift();
+      else {
+        this.#out[0] = part.subarray(writable);
+        part = part.subarray(0, writable);
+        n = writable;
       }
       let result: number | void;
       try {
-        result = socket.write(chunk);
+        result = socket.write(part);
       } catch (e) {
         this.#flushing = false;
         this.#close(new MqttError("DISCONNECTED", "socket write failed", undefined, e));
         return;
       }
-      this.#writable = typeof result === "number" ? result : this.#writable - n;
+      this.#writable = typeof result === "number" ? result : writable - n;
       this.#written += n;
       while (this.#writtenOps.length && this.#writtenOps[0].at <= this.#written) {
         (this.#writtenOps.shift() as { op: Pending }).op.resolve(undefined);

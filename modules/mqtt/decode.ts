@@ -40,14 +40,16 @@ type Reader = { bytes: Uint8Array; pos: number; end: number };
 
 export class Decoder {
   readonly maxPacketSize: number;
-  /** Fixed-header bytes seen so far when a header spans chunks (at most 4). */
-  #head: number[] = [];
+  /** Fixed-header bytes seen so far when a header spans chunks (at most 4), else null. */
+  #head: number[] | null = null;
   /** Packet being gathered across chunks, and how many bytes of it are filled. */
   #gather: Uint8Array | null = null;
   #filled = 0;
   #headerLength = 0;
   #skipOversize: boolean;
   #skip: Skip | null = null;
+  /** Whether a packet is part-read (#head, #skip or #gather): one test on XS instead of three. */
+  #partial = false;
   /** Whether 4-byte packets are within maxPacketSize, so parseSmall may take them. */
   #small: boolean;
 
@@ -66,40 +68,43 @@ export class Decoder {
     let pos = 0;
     const end = chunk.length;
 
-    if (this.#head.length) {
-      // finish a fixed header split across chunks
-      while (pos < end) {
-        this.#head.push(chunk[pos++]);
-        const h = parseFixedHeader(this.#head, 0, this.#head.length);
-        if (h === -1) continue;
-        const headerLength = h[0], rl = h[1];
-        const head = this.#head;
-        this.#head = [];
-        if (headerLength + rl > this.maxPacketSize) {
-          this.#startSkip(head[0], headerLength, rl);
-        } else {
-          this.#startGather(headerLength, rl).set(head, 0);
-          this.#filled = headerLength;
+    if (this.#partial) {
+      const head = this.#head;
+      if (head) {
+        // finish a fixed header split across chunks
+        while (pos < end) {
+          head.push(chunk[pos++]);
+          const h = parseFixedHeader(head, 0, head.length);
+          if (h === -1) continue;
+          const headerLength = h[0], rl = h[1];
+          this.#head = null;
+          if (headerLength + rl > this.maxPacketSize) {
+            this.#startSkip(head[0], headerLength, rl);
+          } else {
+            this.#startGather(headerLength, rl).set(head, 0);
+            this.#filled = headerLength;
+          }
+          break;
         }
-        break;
+        if (this.#head) return out;
       }
-      if (this.#head.length) return out;
-    }
 
-    if (this.#skip) {
-      pos = this.#skipBytes(chunk, pos, end, sink);
-      if (this.#skip) return out;
-    }
+      if (this.#skip) {
+        pos = this.#skipBytes(chunk, pos, end, sink);
+        if (this.#skip) return out;
+      }
 
-    if (this.#gather) {
-      const gather = this.#gather;
-      const n = Math.min(gather.length - this.#filled, end - pos);
-      gather.set(chunk.subarray(pos, pos + n), this.#filled);
-      this.#filled += n;
-      pos += n;
-      if (this.#filled < gather.length) return out;
-      this.#gather = null;
-      sink.push(parsePacket(gather, 0, this.#headerLength, gather.length));
+      if (this.#gather) {
+        const gather = this.#gather;
+        const n = Math.min(gather.length - this.#filled, end - pos);
+        gather.set(chunk.subarray(pos, pos + n), this.#filled);
+        this.#filled += n;
+        pos += n;
+        if (this.#filled < gather.length) return out;
+        this.#gather = null;
+        sink.push(parsePacket(gather, 0, this.#headerLength, gather.length));
+      }
+      this.#partial = false;
     }
 
     while (pos < end) {
@@ -116,7 +121,9 @@ export class Decoder {
       }
       const h = parseFixedHeader(chunk, pos, end);
       if (h === -1) {
-        for (let i = pos; i < end; i++) this.#head.push(chunk[i]);
+        const head: number[] = (this.#head = []);
+        for (let i = pos; i < end; i++) head.push(chunk[i]);
+        this.#partial = true;
         break;
       }
       const headerLength = h[0], rl = h[1]; // not destructured: XS would run the array's iterator
@@ -140,11 +147,12 @@ export class Decoder {
 
   /** Bytes of an incomplete packet currently held. */
   get buffered(): number {
-    return this.#head.length + this.#filled * (this.#gather ? 1 : 0) + (this.#skip?.topic?.length ?? 0);
+    return (this.#head?.length ?? 0) + this.#filled * (this.#gather ? 1 : 0) + (this.#skip?.topic?.length ?? 0);
   }
 
   reset(): void {
-    this.#head = [];
+    this.#partial = false;
+    this.#head = null;
     this.#gather = null;
     this.#filled = 0;
     this.#skip = null;
@@ -158,6 +166,7 @@ export class Decoder {
     if (qos === 3) throw malformed("PUBLISH with QoS 3", "MQTT-3.3.1-4");
     const dup = (first & 8) !== 0;
     if (dup && qos === 0) throw malformed("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
+    this.#partial = true;
     this.#skip = {
       packet: { type: P.SKIPPED, topic: "", qos: qos as QoS, dup, size: total },
       remaining: rl, topicLength: -1, headerRead: 0, topic: null, id: 0,
@@ -210,6 +219,7 @@ export class Decoder {
     const total = headerLength + rl;
     if (total > this.maxPacketSize) throw tooLarge(total, this.maxPacketSize);
     this.#headerLength = headerLength;
+    this.#partial = true;
     return (this.#gather = new Uint8Array(total));
   }
 }

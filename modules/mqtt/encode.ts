@@ -5,6 +5,7 @@ import * as P from "./packets.js";
 import type { Packet, PublishPacket, ConnectPacket, SubscribePacket, UnsubscribePacket } from "./packets.js";
 import { MqttError } from "./errors.js";
 import { utf8Length, writeAscii, writeUtf8 } from "./utf8.js";
+import { JIT, allocate } from "./bytes.js";
 import { topicNameError, topicFilterError } from "./topic.js";
 
 /** Largest remaining length four bytes can express [MQTT-2.2.3]. */
@@ -33,12 +34,8 @@ function lengthOfLength(rl: number): number {
   return rl < 128 ? 1 : rl < 16_384 ? 2 : rl < 2_097_152 ? 3 : 4;
 }
 
-function writeHeader(out: Uint8Array, first: number, rl: number): number {
-  out[0] = first;
-  if (rl < 128) { // the common case, one byte
-    out[1] = rl;
-    return 2;
-  }
+/** A remaining length of 128 or more, from out[1]; returns the offset after it. */
+function writeLength(out: Uint8Array, rl: number): number {
   let o = 1;
   do {
     let digit = rl % 128;
@@ -53,9 +50,12 @@ function writeHeader(out: Uint8Array, first: number, rl: number): number {
  * A packet's buffer with its fixed header written: the rest starts at out.length - rl.
  * (Not an [out, start] tuple: XS destructures an array through its iterator, ~80 computrons.)
  */
-function allocate(first: number, rl: number): Uint8Array {
-  const out = new Uint8Array(1 + lengthOfLength(rl) + rl);
-  writeHeader(out, first, rl);
+function packet(first: number, rl: number): Uint8Array {
+  const n = (rl < 128 ? 2 : 1 + lengthOfLength(rl)) + rl;
+  const out = JIT ? allocate(n) : new Uint8Array(n); // XS: no call, see bytes.ts
+  out[0] = first;
+  if (rl < 128) out[1] = rl;
+  else writeLength(out, rl);
   return out;
 }
 
@@ -64,7 +64,7 @@ function writeString(str: string, length: number, out: Uint8Array, o: number): n
   out[o] = length >> 8;
   out[o + 1] = length & 0xff;
   // As many bytes as code units means plain ASCII (anything else takes 2 to 4 bytes per
-  // character, and U+0000 was refused): copied natively, see utf8.ts.
+  // character, and U+0000 was refused): writeAscii copies it fastest, see utf8.ts.
   return length === str.length ? writeAscii(str, out, o + 2) : writeUtf8(str, out, o + 2);
 }
 
@@ -98,11 +98,17 @@ export function encodePublishHeader(p: PublishPacket): Uint8Array {
 export function writePublish(topic: string, topicLength: number, payload: Uint8Array, qos: number, retain: boolean, dup: boolean, id: number, whole: boolean): Uint8Array {
   const variable = 2 + topicLength + (qos > 0 ? 2 : 0);
   const rl = variable + payload.length;
-  const first = (P.PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  const headerLength = 1 + lengthOfLength(rl) + variable;
-  const out = new Uint8Array(whole ? headerLength + payload.length : headerLength);
-  let o = writeHeader(out, first, rl);
-  o = writeString(topic, topicLength, out, o);
+  // The fixed header and topic are written inline: on XS each call costs more than its work.
+  const headerLength = (rl < 128 ? 2 : 1 + lengthOfLength(rl)) + variable;
+  const n = whole ? headerLength + payload.length : headerLength;
+  const out = JIT ? allocate(n) : new Uint8Array(n);
+  out[0] = (P.PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let o = 2;
+  if (rl < 128) out[1] = rl;
+  else o = writeLength(out, rl);
+  out[o] = topicLength >> 8;
+  out[o + 1] = topicLength & 0xff;
+  o = topicLength === topic.length ? writeAscii(topic, out, o + 2) : writeUtf8(topic, out, o + 2);
   if (qos > 0) {
     out[o] = id >> 8;
     out[o + 1] = id & 0xff;
@@ -152,7 +158,7 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
     rl += 2 + p.password.length;
     flags |= 0x40;
   }
-  const out = allocate(P.CONNECT << 4, rl);
+  const out = packet(P.CONNECT << 4, rl);
   const start = out.length - rl;
   out.set(v31 ? MQISDP_3 : MQTT_4, start);
   const o0 = start + nameLength - 3;
@@ -185,7 +191,7 @@ function encodeSubscribe(p: SubscribePacket): Uint8Array {
     lengths.push(n);
     rl += 2 + n + 1;
   }
-  const out = allocate((P.SUBSCRIBE << 4) | 2, rl);
+  const out = packet((P.SUBSCRIBE << 4) | 2, rl);
   const start = out.length - rl;
   out[start] = p.id >> 8;
   out[start + 1] = p.id & 0xff;
@@ -210,7 +216,7 @@ function encodeUnsubscribe(p: UnsubscribePacket): Uint8Array {
     lengths.push(n);
     rl += 2 + n;
   }
-  const out = allocate((P.UNSUBSCRIBE << 4) | 2, rl);
+  const out = packet((P.UNSUBSCRIBE << 4) | 2, rl);
   const start = out.length - rl;
   out[start] = p.id >> 8;
   out[start + 1] = p.id & 0xff;
@@ -243,7 +249,7 @@ export function encode(p: Packet): Uint8Array {
       checkId(p.id);
       if (p.granted.length === 0) throw invalid("SUBACK needs at least one return code", "MQTT-3.9.3-1");
       const rl = 2 + p.granted.length;
-      const out = allocate(P.SUBACK << 4, rl);
+      const out = packet(P.SUBACK << 4, rl);
       const start = out.length - rl;
       out[start] = p.id >> 8;
       out[start + 1] = p.id & 0xff;

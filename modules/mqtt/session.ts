@@ -500,7 +500,8 @@ export class Session {
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
-    if (online && this.#queue.length === 0 && !this.writeBlocked &&
+    // writeBlocked written out: a getter call costs on XS, and this is the hot path.
+    if (online && this.#queue.length === 0 && this.#unwritten < this.maxUnwritten &&
         (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#idFree()))) {
       this.#transmit(out, now, actions);
       return actions;

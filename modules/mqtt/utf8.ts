@@ -5,9 +5,11 @@
 // Fast paths for plain ASCII (U+0001..U+007F, one byte each, what topics and client ids
 // almost always are): on XS every .length and charCodeAt of a JS loop is charged, so one
 // native regex test decides "plain" and a native encoder copies the bytes (an 18-character
-// topic: ~60 computrons each instead of ~650). Anything else takes the JS loops below.
+// topic: ~60 computrons each instead of ~650). Anything else takes the JS loops below. With a
+// JIT (Node) a short ASCII string is copied in a compiled loop instead: see writeAscii.
 
 import { MqttError, malformed } from "./errors.js";
+import { JIT } from "./bytes.js";
 
 /** Matches a string that is not plain ASCII: U+0000 or anything above U+007F. */
 const NOT_PLAIN = /[^\x01-\x7f]/;
@@ -27,14 +29,29 @@ const TextEncoderClass = (globalThis as unknown as {
 }).TextEncoder;
 const ENCODER = !FROM_STRING && typeof TextEncoderClass === "function" ? new TextEncoderClass() : undefined;
 
-/** Writes a plain ASCII str (see isPlainAscii) at offset; returns the new offset. */
-export function writeAscii(str: string, out: Uint8Array, offset: number): number {
+/**
+ * Longest string a JIT copies in a compiled loop rather than through encodeInto, whose call
+ * and subarray cost V8 about as much as a 40-character loop.
+ */
+const LOOP_MAX = 32;
+
+function writeAsciiNative(str: string, out: Uint8Array, offset: number): number {
   const n = str.length;
   if (FROM_STRING) out.set(new Uint8Array(NativeArrayBuffer.fromString!(str)), offset);
   else if (ENCODER) ENCODER.encodeInto(str, out.subarray(offset, offset + n));
   else for (let i = 0; i < n; i++) out[offset + i] = str.charCodeAt(i);
   return offset + n;
 }
+
+function writeAsciiJit(str: string, out: Uint8Array, offset: number): number {
+  const n = str.length;
+  if (n > LOOP_MAX) return writeAsciiNative(str, out, offset);
+  for (let i = 0; i < n; i++) out[offset + i] = str.charCodeAt(i);
+  return offset + n;
+}
+
+/** Writes a plain ASCII str (see isPlainAscii) at offset; returns the new offset. Chosen once: XS pays for every test. */
+export const writeAscii = JIT ? writeAsciiJit : writeAsciiNative;
 
 /** Byte length of str in UTF-8; throws INVALID_ARGUMENT for what MQTT forbids. */
 export function utf8Length(str: string): number {

@@ -68,7 +68,8 @@ describe("esp32 builds (mcconfig -d -m -p esp32 app=<product>, up to ESP-IDF)", 
       const out = fs.mkdtempSync(path.join(os.tmpdir(), `esp32-${product}-`));
       try {
         const config = await exec("mcconfig", ["-d", "-m", "-p", "esp32", "-o", out, "manifest.json", `app=${product}`], { cwd: REPO, env });
-        const errors = config.output.split("\n").filter((l) => /error|warning/i.test(l));
+        // With no certificates in certs/ (a build for mqtt://), its wildcard matches nothing: that warning is expected.
+        const errors = config.output.split("\n").filter((l) => /error|warning/i.test(l) && !/^# warning: no resources match: \S*\/certs\/\*!$/.test(l));
         assert.deepEqual(errors, ["### Error: $IDF_PATH not set. See set-up instructions at https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md"],
           `mcconfig should stop at the missing ESP-IDF and nothing else:\n${config.output}`);
         assert.notEqual(config.code, 0);

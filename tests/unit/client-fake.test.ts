@@ -100,8 +100,9 @@ describe("MqttClient with a fake socket and clock", () => {
       const payload = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
       const p = outcome(t.client.publish("big/t", payload));
       await microtasks();
-      assert.equal(s.writes.length, 2, "CONNECT, then as much of the PUBLISH as the remaining budget allows");
-      assert.equal(s.writes[1].length, 100 - connectLength);
+      // The PUBLISH header and its payload are separate parts, written as they are (no merge).
+      assert.equal(s.writes.length, 3, "CONNECT, then as much of the PUBLISH as the remaining budget allows");
+      assert.equal(s.writes[1].length + s.writes[2].length, 100 - connectLength);
       let grants = 0;
       while (s.bytes.length < connectLength + 5000 + 10) {
         const before: number = s.writes.length;
@@ -121,7 +122,7 @@ describe("MqttClient with a fake socket and clock", () => {
       assert.equal(s.overrun, 0, "no write exceeded the budget");
       const expected = encode({ type: P.PUBLISH, topic: "big/t", payload, qos: 0, retain: false, dup: false });
       assert.equal(s.bytes.length, connectLength + expected.length);
-      assert.ok(s.writes.slice(2).every((w) => w.length === 100 || w === s.writes[s.writes.length - 1]));
+      assert.ok(s.writes.slice(3).every((w) => w.length === 100 || w === s.writes[s.writes.length - 1]));
       const packets = decodeAll(s.bytes);
       assert.deepEqual(packets.map((x) => x.type), [P.CONNECT, P.PUBLISH]);
       const got = packets[1] as P.PublishPacket;
@@ -130,12 +131,13 @@ describe("MqttClient with a fake socket and clock", () => {
     });
   }
 
-  it("writes each call's packets at once, and a batch's packets in one write", async () => {
+  it("writes each call's packets at once, and a batch's packets together, unmerged", async () => {
     const { client, s, net, clock } = await connected({ clean: false });
     const before = s.writes.length;
     const ps = Array.from({ length: 3 }, (_, i) => outcome(client.publish(`c/${i}`, `m${i}`, { qos: 1 })));
     assert.equal(s.writes.length, before + 3, "written synchronously, one write per call");
-    // After a reconnect, the CONNACK's batch (three resends) leaves as one write.
+    // After a reconnect, the CONNACK's batch (three resends) is written within the read that
+    // brought it, one part per packet (the host socket gathers them into one system call).
     s.fail(new Error("cut"));
     clock.advance(60_000);
     const s2 = net.last;
@@ -143,11 +145,22 @@ describe("MqttClient with a fake socket and clock", () => {
     s2.take();
     const writes = s2.writes.length;
     s2.send({ type: P.CONNACK, sessionPresent: true, returnCode: 0 });
-    assert.equal(s2.writes.length, writes + 1, "one write");
-    assert.deepEqual(decodeAll(s2.writes[writes]).map(show), [0, 1, 2].map((i) => `PUBLISH c/${i} q1 #${i + 1} dup 'm${i}'`));
+    assert.equal(s2.writes.length, writes + 3, "one write per packet, no merge");
+    assert.deepEqual(s2.writes.slice(writes).map((w) => show(decodeAll(w)[0])), [0, 1, 2].map((i) => `PUBLISH c/${i} q1 #${i + 1} dup 'm${i}'`));
     s2.send({ type: P.PUBACK, id: 1 }, { type: P.PUBACK, id: 2 }, { type: P.PUBACK, id: 3 });
     await microtasks();
     assert.ok(ps.every((p) => p.settled && p.error === undefined));
+  });
+
+  it("writes a read's acknowledgements after its last packet is handled", async () => {
+    const { client, s } = await connected();
+    s.take();
+    const writesSeen: number[] = [];
+    client.on("message", () => writesSeen.push(s.writes.length));
+    const before = s.writes.length;
+    s.send(publish("a/1", "1", 1, 1), publish("a/2", "2", 1, 2), publish("a/3", "3", 2, 3));
+    assert.deepEqual(writesSeen, [before, before, before], "nothing written while the read is handled");
+    assert.deepEqual(s.takeShown(), ["PUBACK #1", "PUBACK #2", "PUBREC #3"]);
   });
 
   it("resolves QoS 1 on PUBACK and QoS 2 on PUBCOMP", async () => {

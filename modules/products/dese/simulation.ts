@@ -21,7 +21,7 @@
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
 import { probeVolts } from "../../drivers/analog-probe.js";
-import type { Buses } from "../../drivers/io.js";
+import type { Buses, Digital419 } from "../../drivers/io.js";
 import { ntcRatio } from "../../drivers/ntc-thermistor.js";
 import { EmulatedAnalog } from "../../emulators/analog.js";
 import { EmulatedPin } from "../../emulators/digital.js";
@@ -172,18 +172,15 @@ export class EmulatedWater {
     const buses: Buses = {};
     for (const name of ["ph", "orp", "chlorine", "tds", "temperature", "battery"] as const) buses[name] = { io: this.channels[name].io, ...BOARD[name].options };
     buses.flow = { io: this.flow.io, ...BOARD.flow.options };
+    const advance = (): void => this.water.advance();
     for (const [id, pin] of pins) {
       const { drive, sense } = PUMP_BUSES[id];
-      buses[drive] = { io: drivePin(pin, () => this.water.advance()), ...BOARD[drive].options };
-      buses[sense] = { io: pin.io, ...BOARD[sense].options };
+      // One io class per pin (each `pin.io` makes a new class, about 1.3 KB of heap) for both buses.
+      const io = pin.io;
+      buses[drive] = { ...BOARD[drive].options, io: DrivePin, emulated: io, before: advance };
+      buses[sense] = { io, ...BOARD[sense].options };
     }
-    buses.wifi = {
-      io: class {
-        get rssi(): number {
-          return Math.round(-65 + (device.random() - 0.5) * 10);
-        }
-      },
-    };
+    buses.wifi = { io: Wifi, rssi: () => Math.round(-65 + (device.random() - 0.5) * 10) };
     this.buses = buses;
   }
 
@@ -203,15 +200,44 @@ export class EmulatedWater {
   }
 }
 
+// The io classes below are shared by every device (a class made per device costs about
+// 1.3 KB of heap); what is the device's own comes in the bus options the driver passes on.
+
 /** A pump's drive pin: the water model catches up before the pump changes, so each interval runs on the pumps as they were. */
-function drivePin(pin: EmulatedPin, before: () => void): EmulatedPin["io"] {
-  const Base = pin.io;
-  return class extends Base {
-    override write(value: 0 | 1): void {
-      before();
-      super.write(value);
-    }
-  };
+class DrivePin implements Digital419 {
+  readonly #pin: Digital419;
+  readonly #before: () => void;
+
+  constructor(options: Record<string, unknown>) {
+    this.#pin = new (options.emulated as EmulatedPin["io"])(options);
+    this.#before = options.before as () => void;
+  }
+
+  read(): 0 | 1 {
+    return this.#pin.read();
+  }
+
+  write(value: 0 | 1): void {
+    this.#before();
+    this.#pin.write(value);
+  }
+
+  close(): void {
+    this.#pin.close();
+  }
+}
+
+/** The Wi-Fi link's signal strength, as the bus option `rssi()` gives it. */
+class Wifi {
+  readonly #rssi: () => number;
+
+  constructor(options: Record<string, unknown>) {
+    this.#rssi = options.rssi as () => number;
+  }
+
+  get rssi(): number {
+    return this.#rssi();
+  }
 }
 
 function temperatureAt(now: number): number {

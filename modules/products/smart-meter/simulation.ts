@@ -10,7 +10,7 @@
 
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
-import type { Buses } from "../../drivers/io.js";
+import type { Buses, Digital419 } from "../../drivers/io.js";
 import { EmulatedPin } from "../../emulators/digital.js";
 import { ModbusLine } from "../../emulators/modbus.js";
 import { EmulatedPzem } from "../../emulators/pzem004t.js";
@@ -139,25 +139,56 @@ export function emulatedMeter(device: Device, load?: (connected: boolean) => Pze
   const line = new ModbusLine(device.timer);
   // The contact, not the coil, connects the load: a stuck contact stays where it is.
   const pzem = new EmulatedPzem({ now: () => device.now(), load: () => measure((relay.stuck ?? relay.level) === 1) }).attachTo(line);
-  const wifi = class {
-    get rssi(): number {
-      return Math.round(-64 + (device.random() - 0.5) * 8);
-    }
-  };
-  // The model learns of a switched coil at once, not at its next reading.
-  const coil = class extends relay.io {
-    override write(value: 0 | 1): void {
-      super.write(value);
-      pzem.advance();
-    }
-  };
+  // One io class for the relay's pin (each `relay.io` makes a new class, about 1.3 KB of heap).
+  const io = relay.io;
   return {
     pzem, line, relay, household,
     buses: {
       meter: { io: line.io, ...BOARD.meter.options },
-      relay: { io: coil, ...BOARD.relay.options },
-      relaySense: { io: relay.io, ...BOARD.relaySense.options },
-      wifi: { io: wifi },
+      // The model learns of a switched coil at once, not at its next reading.
+      relay: { ...BOARD.relay.options, io: Coil, emulated: io, after: () => pzem.advance() },
+      relaySense: { io, ...BOARD.relaySense.options },
+      wifi: { io: Wifi, rssi: () => Math.round(-64 + (device.random() - 0.5) * 8) },
     },
   };
+}
+
+// The io classes below are shared by every device (a class made per device costs about
+// 1.3 KB of heap); what is the device's own comes in the bus options the driver passes on.
+
+/** The relay's coil pin, telling the meter's model after each write. */
+class Coil implements Digital419 {
+  readonly #pin: Digital419;
+  readonly #after: () => void;
+
+  constructor(options: Record<string, unknown>) {
+    this.#pin = new (options.emulated as EmulatedPin["io"])(options);
+    this.#after = options.after as () => void;
+  }
+
+  read(): 0 | 1 {
+    return this.#pin.read();
+  }
+
+  write(value: 0 | 1): void {
+    this.#pin.write(value);
+    this.#after();
+  }
+
+  close(): void {
+    this.#pin.close();
+  }
+}
+
+/** The Wi-Fi link's signal strength, as the bus option `rssi()` gives it. */
+class Wifi {
+  readonly #rssi: () => number;
+
+  constructor(options: Record<string, unknown>) {
+    this.#rssi = options.rssi as () => number;
+  }
+
+  get rssi(): number {
+    return this.#rssi();
+  }
 }
