@@ -303,8 +303,9 @@ async function main(): Promise<void> {
 
   console.log(`machine: ${cpus.length} CPUs (${cpus[0]?.model ?? "?"}), load average ${load0.toFixed(2)} at start, ` +
     `${os.loadavg()[0].toFixed(2)} at end; all CPUs ${busy(cpu0, cpuTimes())} busy during the bench (everyone's work)`);
-  console.log(`node ${process.version}, mqtt.js ${versionOf("mqtt")}, mosquitto ${mosquittoVersion}, ` +
-    `libmosquitto ${c.binary ? c.version : `skipped (${c.why})`}`);
+  console.log(`node ${process.version}, mqtt.js ${versionOf("mqtt")}, mosquitto ${mosquittoVersion}` +
+    (c.binary ? `, libmosquitto ${c.version}` : ""));
+  if (!c.binary) console.log(`libmosquitto: skipped (${c.why})`);
   console.log(`method: each publisher in its own process, 64-byte payloads, W = ${W} outstanding (QoS 1/2 windowed by acknowledgements), ` +
     `N = ${QOS_LEVELS.map((q) => `${nFor(q)}`).join("/")} at QoS 0/1/2 after a warm-up of ${QOS_LEVELS.map((q) => `${warmFor(q)}`).join("/")}; ` +
     `R = ${R} interleaved runs, median (min..max); ratios within each run. Details: benchmarks/README.md`);

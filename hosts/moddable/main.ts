@@ -1,44 +1,23 @@
-// Firmware entry on Moddable (ESP32 and the lin simulator): runs the app named by config.app
-// (a product: bess, battery-hawk, dese, esp-sensors, smart-meter; or the platform checks
-// roundtrip and scenarios) with the broker, device id and credentials from config. A
-// product's own settings (its definition's defaults, e.g. org for dese) are config keys too. On ESP32, Moddable's setup/network
-// (from the io manifest) joins Wi-Fi from config ssid/password and sets the clock by SNTP
-// before this module is imported. For mqtts, ca= (and cert=/key= for mutual TLS) name files
-// in certs/, embedded as resources; they are loaded and converted once, here.
+// The platform checks' entry (manifest.json at the top of the repository): runs the app named
+// by config.app, `roundtrip` (the round trip of modules/apps/roundtrip.ts) or `scenarios`
+// (Moddable's MQTT scenarios, tests/scenarios/), with the broker, device id and credentials
+// from config. A product is not an app here: each has its own image,
+// hosts/moddable/products/<name>/manifest.json (boot.ts).
 
-import { simulate } from "../../modules/device/product.js";
 import Timer from "timer";
 import { text, number, parseBrokerUrl } from "./config.js";
 import { createModdableClient } from "./client.js";
-import { secureOptions } from "./tls.js";
-import type { BrokerAddress } from "./config.js";
 import { PreferenceOutbox } from "./preference-store.js";
+import { logger, secure } from "./boot.js";
 import { runRoundTrip, roundTripWill } from "../../modules/apps/roundtrip.js";
 import { runScenarios } from "./apps/scenarios.js";
-import { products } from "../../modules/products/index.js";
-import { moddablePlatform } from "./platform.js";
-import { Device } from "../../modules/device/device.js";
 
-function log(line: string): void {
-  trace(`[${text("app")}] ${line}\n`);
-}
+const PRODUCTS = ["bess", "battery-hawk", "dese", "esp-sensors", "smart-meter"];
 
-/** TLS from config keys ca, cert, key, alpn, serverName; undefined for mqtt://. */
-function secure(broker: BrokerAddress): Record<string, unknown> | undefined {
-  if (!broker.tls) return undefined;
-  const ca = text("ca");
-  if (!ca) throw new RangeError("mqtts needs ca=<file in certs/>, the CA certificate (PEM or DER) that signed the broker's");
-  return secureOptions({
-    ca,
-    cert: text("cert") || undefined,
-    key: text("key") || undefined,
-    alpn: text("alpn") || undefined,
-    serverName: text("serverName") || undefined,
-  });
-}
-
-function start(): void {
+function start(log: (line: string) => void): void {
   const app = text("app") || "roundtrip";
+  if (PRODUCTS.includes(app)) throw new RangeError(`${app} has its own image: mcconfig ... hosts/moddable/products/${app}/manifest.json`);
+  if (app !== "roundtrip" && app !== "scenarios") throw new RangeError(`unknown app "${app}"; apps: roundtrip, scenarios`);
   const broker = parseBrokerUrl(text("broker") || "mqtt://127.0.0.1:1883");
   const tls = secure(broker);
   if (app === "scenarios") {
@@ -54,26 +33,6 @@ function start(): void {
     }, log).catch((e) => log(`scenarios crashed: ${String(e)}`));
     return;
   }
-  const product = products.find((p) => p.name === app);
-  if (product) {
-    const config: Record<string, string> = {};
-    for (const [key, value] of Object.entries(product.defaults)) config[key] = text(key) || value;
-    const deviceId = text("device") || product.deviceId(0);
-    const running = simulate(product, new Device(moddablePlatform({
-      deviceId,
-      config,
-      broker,
-      username: text("mqttUser") || undefined,
-      password: text("mqttPassword") || undefined,
-      secure: tls,
-      maxBackoffMs: number("maxBackoffMs", 10_000),
-      seed: number("seed", 1),
-      log,
-    }))).product;
-    running.start();
-    return;
-  }
-  if (app !== "roundtrip") throw new RangeError(`unknown app "${app}"; apps: roundtrip, scenarios, ${products.map((p) => p.name).join(", ")}`);
   const device = text("device") || "device-001";
   const client = createModdableClient({
     host: broker.host,
@@ -101,8 +60,9 @@ function start(): void {
 
 // A configuration error (a missing or unusable certificate, an unknown app) is reported
 // with its reason, rather than as an uncaught exception at module load.
+const log = logger(text("app") || "roundtrip");
 try {
-  start();
+  start(log);
 } catch (e) {
   log(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
 }

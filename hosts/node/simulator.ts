@@ -114,7 +114,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     sim = new Simulator(broker, embedded);
     try {
       options.products.forEach((definition, p) => {
-        for (let i = 0; i < options.count; i++) sim.#boot(definition, i, options, options.seed * 1000 + p * 100 + i);
+        for (let i = 0; i < options.count; i++) sim.#boot(definition, i, options, options.seed * 1_000_000 + p * options.count + i);
       });
     } catch (e) {
       await embedded?.stop();

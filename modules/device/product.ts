@@ -30,8 +30,13 @@ export interface CommandRequest {
   isResponse(payload: Json): boolean;
 }
 
+/**
+ * What a firmware image holds of a product (its `firmware.ts`): the product, its board and
+ * its drivers, and nothing for the companion or the simulator. A board's host opens the
+ * real buses from `board` and runs `create(device, hardware(buses, device))`.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface ProductDefinition<Hardware = any> {
+export interface ProductFirmware<Hardware = any> {
   /** Folder name under modules/products. */
   readonly name: string;
   /** Default configuration (org id, prefix...) the host may override. */
@@ -42,10 +47,20 @@ export interface ProductDefinition<Hardware = any> {
   readonly board: BoardSpec;
   /** The product's hardware: its drivers on these buses (the same code on real and emulated buses). */
   hardware(buses: Buses, device: Device): Hardware;
-  /** Emulated buses: bus-level models of the parts, with the physics behind them, and the faults a person may set off on them. */
-  emulate(device: Device): Emulation;
   /** The product on its Device and hardware. */
   create(device: Device, hardware: Hardware): Product;
+}
+
+/** The firmware part with emulated buses (its `emulated.ts`): what the lin images, `npm start`, the tests and the XS tier run. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface EmulatedProduct<Hardware = any> extends ProductFirmware<Hardware> {
+  /** Emulated buses: bus-level models of the parts, with the physics behind them, and the faults a person may set off on them. */
+  emulate(device: Device): Emulation;
+}
+
+/** The whole definition (its `index.ts`): the emulated product and the companion's part, for the Node host, the companion and the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface ProductDefinition<Hardware = any> extends EmulatedProduct<Hardware> {
   /** One filter covering all of a device's traffic, for the live view. */
   topicFilter(deviceId: string, config: Readonly<Record<string, string>>): string;
   /** Commands the companion knows, with a one-line usage each. */
@@ -69,7 +84,7 @@ export interface Emulation {
 }
 
 /** The product on emulated buses: what `npm start`, the tests and the lin images run. */
-export function simulate(definition: ProductDefinition, device: Device): { product: Product; faults: Record<string, HardwareFault> } {
+export function simulate(definition: EmulatedProduct, device: Device): { product: Product; faults: Record<string, HardwareFault> } {
   const emulation = definition.emulate(device);
   return { product: definition.create(device, definition.hardware(emulation.buses, device)), faults: emulation.faults ?? {} };
 }

@@ -3,7 +3,8 @@
 // survives deep sleep but not a power loss. ECMA-419 defines no such class; this one follows
 // its shape (`new provider.io({ ...provider, onWake })`) and the Moddable SDK's Sleep module
 // (persistent values by index). On the ESP32 the host implements it with esp_deep_sleep and
-// RTC_DATA_ATTR words; sleep() never returns there: the program starts again from the top.
+// RTC_DATA_ATTR words (hosts/moddable/esp32/sleep.ts, over the native deepsleep.c: the SDK
+// has neither on ESP32); sleep() never returns there: the program starts again from the top.
 // The emulator (modules/emulators/sleep.ts) ends the wake and calls onWake on the timer.
 //
 // DeepSleep, the driver, keeps checked records in the retained words: a record is its values

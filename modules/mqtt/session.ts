@@ -401,7 +401,7 @@ export class Session {
   written(bytes: number, now: number): Action[] {
     // While reading is paused (writeBlocked), a PINGRESP cannot be seen: writes that still
     // progress are the proof of life instead.
-    if (bytes > 0 && this.#pingDeadline && this.writeBlocked) this.#pingDeadline = Math.max(this.#pingDeadline, now + this.pingTimeoutMs);
+    if (bytes > 0 && this.#pingDeadline && this.#unwritten >= this.maxUnwritten) this.#pingDeadline = Math.max(this.#pingDeadline, now + this.pingTimeoutMs);
     this.#unwritten = Math.max(0, this.#unwritten - bytes);
     if (!this.#queue.length || this.writeBlocked) return NO_ACTIONS; // called per socket write: no garbage
     const actions: Action[] = [];

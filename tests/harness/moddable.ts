@@ -38,11 +38,63 @@ export interface LinBuild {
   log: string;
   /** Where this build's Preference file (the device's outbox and settings) lives. */
   preferences: string;
+  /** The build's intermediate folder: its makefile names every module in the image (imageModules()). */
+  tmp: string;
+}
+
+/** A product's image manifest (one per product: that product, its drivers, the platform, and on lin its emulators). */
+export function productManifest(product: string): string {
+  return `hosts/moddable/products/${product}/manifest.json`;
 }
 
 /**
- * Builds manifest.json for lin with mcconfig key=value config; returns the path of mc.so.
- * `manifest` builds another manifest instead (one that includes ours and adds, say, resources).
+ * The modules a build holds, from the makefile mcconfig wrote: module name -> source file
+ * (`$(MODULES_DIR)/modules/drivers/modbus.xsb: /repo/modules/drivers/modbus.js`, or the .ts
+ * that tsc compiled for it).
+ */
+export function imageModules(makefile: string): Map<string, string> {
+  const modules = new Map<string, string>();
+  for (const m of makefile.matchAll(/^\$\(MODULES_DIR\)\/(\S+)\.xsb: (\S+)/gm)) modules.set(m[1], m[2]);
+  return modules;
+}
+
+/**
+ * The repository file a build's module came from, as a path without extension, or undefined
+ * for the SDK's. tsc's output keeps the source's absolute path under $(TMP_DIR)/tsc/<module>/.
+ */
+export function repoSource(source: string): string | undefined {
+  const at = source.indexOf(REPO + "/");
+  return at < 0 ? undefined : path.relative(REPO, source.slice(at)).replace(/\.(ts|js)$/, "");
+}
+
+/**
+ * The repository modules `entry` loads at run time, itself included, as paths without
+ * extension ("modules/drivers/modbus"): relative imports and our modules imported by name
+ * followed, `import type` and `export type` skipped (tsc erases them). What an image built from `entry` must hold.
+ */
+export function importClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const stack = [path.resolve(REPO, entry)];
+  while (stack.length) {
+    const file = stack.pop() as string;
+    const id = path.relative(REPO, file).replace(/\.(ts|js)$/, "");
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const source = fs.readFileSync(file, "utf8");
+    for (const m of source.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^;]*?\s+from\s+)?["']([^"']+)["']/gm)) {
+      // Relative imports, and our modules imported by their manifest name ("hosts/moddable/esp32/deepsleep").
+      if (m[1] || !/^(\.|hosts\/|modules\/)/.test(m[2])) continue;
+      const target = (m[2].startsWith(".") ? path.resolve(path.dirname(file), m[2]) : path.join(REPO, m[2])).replace(/\.js$/, "");
+      stack.push(fs.existsSync(`${target}.ts`) ? `${target}.ts` : `${target}.js`);
+    }
+  }
+  return seen;
+}
+
+/**
+ * Builds manifest.json (the platform apps: roundtrip, scenarios) for lin with mcconfig
+ * key=value config; returns the path of mc.so. `manifest` builds another manifest instead: a
+ * product's image (productManifest()), or one that includes ours and adds, say, resources.
  * Preference on lin is one JSON file under config.file.root, /tmp/ by default: shared by every
  * simulator on the machine, read once at start and rewritten whole on each change, so runs
  * would leak outboxes into each other and clobber each other's writes. Each build therefore
@@ -70,7 +122,7 @@ export async function buildLin(name: string, config: Record<string, string | num
     if (!fs.existsSync(so)) throw new Error(`mcconfig produced no mc.so:\n${log}`);
     const configured = fs.readFileSync(path.join(out, "build/tmp/lin/mc/release", path.basename(out), "mc.config.js"), "utf8");
     if (!configured.includes(JSON.stringify(`${root}/`))) throw new Error(`the build did not take its own Preference root ${root}/:\n${configured}`);
-    return { so, log, preferences: path.join(root, "modpreferences.json") };
+    return { so, log, preferences: path.join(root, "modpreferences.json"), tmp: path.join(out, "build/tmp/lin/mc/release", path.basename(out)) };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
     throw new Error(`mcconfig failed: ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);

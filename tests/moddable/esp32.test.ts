@@ -1,5 +1,9 @@
-// Each product built for esp32 by mcconfig, as far as a machine without ESP-IDF can go.
-// mcconfig processes the manifest (module map, resources, config) and writes the makefile,
+// Each product's image (hosts/moddable/products/<name>/manifest.json) built for esp32 by
+// mcconfig, as far as a machine without ESP-IDF can go. The image must hold the product, its
+// drivers, the board's real buses and the platform, and nothing else: no emulator, nothing
+// from tests/, no other product, not the companion's part (checked from the makefile's module
+// list against what the entry imports). mcconfig processes the manifest (module map,
+// resources, config) and writes the makefile,
 // then stops at "$IDF_PATH not set". Everything on the JavaScript side (tsc per module,
 // xsc, mcrez for the resources, xsl linking the archive) is host work in that makefile, so
 // it is run next with a stand-in IDF_PATH (an empty git repository, which only satisfies the
@@ -14,7 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { BUILD_TIMEOUT_MS } from "../harness/moddable.js";
+import { BUILD_TIMEOUT_MS, imageModules, importClosure, productManifest, repoSource } from "../harness/moddable.js";
 
 const run = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -41,7 +45,7 @@ async function exec(file: string, args: string[], options: { cwd: string; env: N
 
 const why = unavailable();
 
-describe("esp32 builds (mcconfig -d -m -p esp32 app=<product>, up to ESP-IDF)", function () {
+describe("esp32 images (mcconfig -d -m -p esp32 hosts/moddable/products/<product>/manifest.json, up to ESP-IDF)", function () {
   this.timeout(BUILD_TIMEOUT_MS);
   let env: NodeJS.ProcessEnv;
   let fakeIdf: string;
@@ -64,22 +68,46 @@ describe("esp32 builds (mcconfig -d -m -p esp32 app=<product>, up to ESP-IDF)", 
   });
 
   for (const product of PRODUCTS) {
-    it(`app=${product}: manifest, TypeScript, xsc, resources and xsl pass; the build stops at ESP-IDF`, async () => {
+    it(`${product}: only the product, its drivers, the board's buses and the platform; TypeScript, xsc, resources and xsl pass; the build stops at ESP-IDF`, async () => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), `esp32-${product}-`));
       try {
-        const config = await exec("mcconfig", ["-d", "-m", "-p", "esp32", "-o", out, "manifest.json", `app=${product}`], { cwd: REPO, env });
+        const config = await exec("mcconfig", ["-d", "-m", "-p", "esp32", "-o", out, productManifest(product)], { cwd: REPO, env });
         // With no certificates in certs/ (a build for mqtt://), its wildcard matches nothing: that warning is expected.
         const errors = config.output.split("\n").filter((l) => /error|warning/i.test(l) && !/^# warning: no resources match: \S*\/certs\/\*!$/.test(l));
         assert.deepEqual(errors, ["### Error: $IDF_PATH not set. See set-up instructions at https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md"],
           `mcconfig should stop at the missing ESP-IDF and nothing else:\n${config.output}`);
         assert.notEqual(config.code, 0);
 
-        const tmp = path.join(out, "tmp/esp32/debug", path.basename(REPO));
+        // mcconfig names the build after the manifest's folder: the product.
+        const tmp = path.join(out, "tmp/esp32/debug", product);
         const makefile = fs.readFileSync(path.join(tmp, "makefile"), "utf8");
-        assert.match(fs.readFileSync(path.join(tmp, "mc.config.js"), "utf8"), new RegExp(`"app": "${product}"`));
-        // The board's modules, each under the name its importer uses.
-        assert.match(makefile, /\$\(MODULES_DIR\)\/hosts\/moddable\/esp32\/deepsleep\.xsb: .*\/hosts\/moddable\/esp32\/deepsleep\.js/);
-        assert.match(makefile, /\$\(MODULES_DIR\)\/hosts\/moddable\/hardware\.xsb: \S*\/hosts\/moddable\/esp32\/hardware\.js/);
+        const entry = `hosts/moddable/products/${product}/board`;
+        assert.match(makefile, new RegExp(`^CREATION = .*,${entry},`, "m"), "the image's main is the product on its board");
+
+        const modules = imageModules(makefile);
+        const ours = new Map<string, string>();
+        for (const [name, source] of modules) {
+          const file = repoSource(source);
+          if (file !== undefined) ours.set(name, file);
+        }
+        // Every repository module runs under its own path as name, so relative imports resolve.
+        for (const [name, file] of ours) assert.equal(file, name, `module ${name} is built from ${file}`);
+        const names = [...ours.keys()];
+        const needed = importClosure(`${entry}.ts`);
+        const missing = [...needed].filter((m) => !ours.has(m));
+        assert.deepEqual(missing, [], `modules the entry imports but the image lacks: ${missing.join(", ")}`);
+        // The product's and drivers' modules are exactly what the entry loads: its drivers and no one else's.
+        for (const folder of ["modules/products/", "modules/drivers/", "hosts/moddable/"]) {
+          assert.deepEqual(names.filter((n) => n.startsWith(folder)).sort(), [...needed].filter((n) => n.startsWith(folder)).sort(), `${folder} in the image`);
+        }
+        assert.ok(names.some((n) => n.startsWith("modules/drivers/")), "the product's drivers are in");
+        assert.deepEqual(names.filter((n) => /^(modules\/emulators|tests|modules\/apps)\//.test(n) || /\/(simulation|emulated|simulator)$/.test(n)), [], "no emulator, simulation, test or platform app");
+        assert.deepEqual(names.filter((n) => n.startsWith("modules/products/") && !n.startsWith(`modules/products/${product}/`)), [], "no other product");
+        assert.ok(!names.includes(`modules/products/${product}/index`), "not the companion's part (index.ts)");
+        // The board's real classes: the SDK's host provider and, per kind, BLEClient or deep sleep.
+        assert.ok(modules.has("~.embedded/provider/builtin"), "embedded:provider/builtin (device.io) is in");
+        assert.equal(modules.has("bleclient"), product === "battery-hawk", "BLEClient only where the board has a ble bus");
+        assert.equal(ours.has("hosts/moddable/esp32/deepsleep"), product === "esp-sensors", "deep sleep only where the board has a sleep bus");
         // certs/ holds certificates only: its documentation lives in the README, and dotfiles
         // (certs/.gitignore) are skipped, so nothing from it is embedded in this build.
         const fromCerts = [...makefile.matchAll(/^\$\(RESOURCES_DIR\)\/\S+: (\S+)$/gm)].map((m) => m[1]).filter((source) => source.startsWith(path.join(REPO, "certs") + "/"));

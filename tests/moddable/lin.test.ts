@@ -4,7 +4,7 @@
 
 import { strict as assert } from "node:assert";
 import { Mosquitto, freePort } from "../harness/mosquitto.js";
-import { buildLin, BUILD_TIMEOUT_MS, Simulator, unavailable } from "../harness/moddable.js";
+import { buildLin, BUILD_TIMEOUT_MS, imageModules, importClosure, productManifest, repoSource, Simulator, unavailable } from "../harness/moddable.js";
 import { startScenarioBrokers } from "../harness/scenario-brokers.js";
 import type { ScenarioBrokers } from "../harness/scenario-brokers.js";
 import { scenarios } from "../scenarios/moddable-mqtt.js";
@@ -371,13 +371,15 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
     });
   });
 
-  // Each product built as its own firmware (app=<product>), on simulated hardware, against
-  // aedes with the schema tap: every message the simulator's device sends is checked.
+  // Each product's own image (hosts/moddable/products/<name>/manifest.json): its drivers on
+  // its emulators, against aedes with the schema tap: every message the simulator's device
+  // sends is checked.
   for (const definition of products) {
     describe(`product ${definition.name}`, () => {
       let broker: AedesHandle;
       let tap: SchemaTap;
       let sim: Simulator | undefined;
+      let makefile: string;
       const deviceId = definition.deviceId(0);
       const isDevice = (id: string): boolean => !id.startsWith("it-");
 
@@ -386,8 +388,23 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
         this.timeout(BUILD_TIMEOUT_MS);
         broker = await startAedes();
         tap = new SchemaTap(broker, definition.name, isDevice);
-        const { so } = await buildLin(definition.name, { app: definition.name, broker: `mqtt://127.0.0.1:${broker.port}`, device: deviceId });
-        sim = await Simulator.start(so);
+        // No device= : the image's own default is the product's first example id.
+        const build = await buildLin(definition.name, { broker: `mqtt://127.0.0.1:${broker.port}` }, productManifest(definition.name));
+        makefile = fs.readFileSync(path.join(build.tmp, "makefile"), "utf8");
+        sim = await Simulator.start(build.so);
+      });
+
+      it("is an image of this product alone: its drivers and their emulators, no test module, no other product, not the companion's part", () => {
+        const entry = `hosts/moddable/products/${definition.name}/simulator`;
+        const names = [...imageModules(makefile).values()].map(repoSource).filter((n): n is string => n !== undefined);
+        const needed = importClosure(`${entry}.ts`);
+        assert.deepEqual([...needed].filter((m) => !names.includes(m)), [], "modules the entry imports but the image lacks");
+        for (const folder of ["modules/products/", "modules/drivers/", "modules/emulators/", "hosts/moddable/"]) {
+          assert.deepEqual(names.filter((n) => n.startsWith(folder)).sort(), [...needed].filter((n) => n.startsWith(folder)).sort(), `${folder} in the image`);
+        }
+        assert.ok(names.some((n) => n.startsWith("modules/drivers/")) && names.some((n) => n.startsWith("modules/emulators/")), "drivers and emulators are in");
+        assert.deepEqual(names.filter((n) => /^(tests|modules\/apps)\//.test(n) || n === `modules/products/${definition.name}/index`), [], "no test module, no platform app, not the companion's part");
+        assert.match(makefile, new RegExp(`^CREATION = .*,${entry},`, "m"));
       });
       after(async () => {
         await sim?.stop();
@@ -398,6 +415,7 @@ describe("Moddable lin simulator (mcconfig -m -p lin, Xvfb)", function () {
 
       it("connects and publishes messages that keep the product's contract", async () => {
         await sim!.waitFor(/connected sessionPresent/, 30_000);
+        assert.ok(!sim!.lines.some((l) => /cannot start|XS abort/.test(l)), sim!.lines.join("\n"));
         // dese publishes its first telemetry 30 s after connecting (its default interval).
         await tap.waitFor(() => tap.seen.length >= 2, 45_000);
       });

@@ -257,11 +257,11 @@ describe("smart-meter on aedes (every published message checked by the schema ta
     m.load.current = 40; // 9.2 kW: 0.03 kWh lasts about 12 s of meter time
     await booted;
     const online = first(c, meterNo, "status", (p) => p.status === "online");
-    const low = first(c, meterNo, "status", (p) => p.status === "low_balance" && /low/.test(p.message as string));
+    // Whether a "low" status comes between depends on how the 100x clock's samples fall; the
+    // unit tests check it on the fake clock.
     const empty = first(c, meterNo, "status", (p) => p.status === "low_balance" && /exhausted/.test(p.message as string));
     await c.publish(`smartmeter/${meterNo}/command/balance`, command(0.03), { qos: 1 });
     await online;
-    await low;
     assert.equal((await empty).balance, 0);
     assert.equal(m.load.relayOn, false);
   });

@@ -1,19 +1,19 @@
-// The BESS product as the hosts and the companion (`npm run cmd`) see it.
+// The BESS product as the Node host, the tests and the companion (`npm run cmd`) see it: the
+// emulated product (emulated.ts, over firmware.ts) and the companion's part, its commands. No
+// firmware image holds this file.
 
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import type { Json, JsonObject } from "../../device/commands.js";
-import { optionDefaults, readOptions } from "../../device/options.js";
+import { readOptions } from "../../device/options.js";
 import { schemaValidator } from "../../device/schema.js";
 import type { CompiledSchema } from "../../device/schema.js";
 import type { Route } from "../../device/topics.js";
 import { controlCommand, controlConfig, systemReset, firmwareUpdate } from "./validators.js";
-import { createBess } from "./product.js";
-import { BOARD, bessHardware } from "./hardware.js";
-import { bessFaults, emulateBess } from "./simulation.js";
 import { OPTIONS } from "./options.js";
 import { allTopics, answerTopics, bessRoutes } from "./topics.js";
 import type { BessRoutes } from "./topics.js";
 import { SETTING_NAMES } from "./settings.js";
+import { emulated } from "./emulated.js";
 
 const COMMANDS = {
   set_mode: "mode=charge|discharge|idle [power_limit_kw=0-15000] [soc_min=0-100] [request_id=ID]",
@@ -45,16 +45,7 @@ function routesOf(config: Readonly<Record<string, string>>): BessRoutes {
 }
 
 export const definition: ProductDefinition = {
-  name: "bess",
-  defaults: optionDefaults(OPTIONS),
-  deviceId: (index) => `bess_controller_${String(index + 1).padStart(3, "0")}`,
-  board: BOARD,
-  hardware: bessHardware,
-  emulate: (device) => {
-    const e = emulateBess(device);
-    return { buses: e.buses, faults: bessFaults(e) };
-  },
-  create: createBess,
+  ...emulated,
   topicFilter: (_deviceId, config) => allTopics(routesOf(config)),
   commands: COMMANDS,
   // The specification's own example.

@@ -1,15 +1,14 @@
-// The DESE product as the hosts and the companion see it: defaults, the board and its drivers,
-// the emulated water, the live-view filter, and commands built from `npm run cmd -- dese <device> <command> key=value...`.
+// The DESE product as the Node host, the tests and the companion see it: the emulated product
+// (emulated.ts, over firmware.ts), the live-view filter, and commands built from `npm run cmd --
+// dese <device> <command> key=value...`. No firmware image holds this file.
 
 import type { Json, JsonObject, Validator } from "../../device/commands.js";
-import { optionDefaults, readOptions } from "../../device/options.js";
+import { readOptions } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
 import { OPTIONS } from "./options.js";
-import { BOARD, deseHardware } from "./hardware.js";
-import { createDese } from "./product.js";
-import { EmulatedWater, waterFaults } from "./simulation.js";
 import { deseTopics } from "./topics.js";
+import { emulated } from "./emulated.js";
 import {
   commandCalibrateSensor, commandReboot, commandResetConfig, commandSetChlorineTarget, commandSetPhTarget, commandSetPump,
 } from "./validators.js";
@@ -38,16 +37,7 @@ const COMMANDS: Record<string, { usage: string; numeric: string[]; validate: Val
 let commandCount = 0;
 
 export const definition: ProductDefinition = {
-  name: "dese",
-  defaults: optionDefaults(OPTIONS),
-  deviceId: (index) => `esp32-${String(index + 1).padStart(3, "0")}`,
-  board: BOARD,
-  hardware: deseHardware,
-  emulate: (device) => {
-    const e = new EmulatedWater(device);
-    return { buses: e.buses, faults: waterFaults(e) };
-  },
-  create: createDese,
+  ...emulated,
   topicFilter: (deviceId, config) => deseTopics(readOptions(OPTIONS, config).org, deviceId).all,
   example: { command: "set_pump", params: { pump_id: 1, state: "on", duration: 60 } },
   commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.usage])),

@@ -1,21 +1,19 @@
-// The esp-sensors product for hosts and the companion: defaults, the board's buses, the drivers
-// on them (real or emulated), the live view's topic filter, and the one command, a
-// configuration update. The specification's node has no command topic and no reply: it reads
+// The esp-sensors product for the Node host, the tests and the companion: the emulated product
+// (emulated.ts, over firmware.ts; no firmware image holds this file), the live view's topic
+// filter, and the one command, a configuration update. The specification's node has no command topic and no reply: it reads
 // a retained configuration on its config topic when it wakes. So the companion publishes that
 // configuration (retained, QoS 0), and the answer is the node's first data message whose
 // config_version shows it applied it: the node sends one right after applying a new version,
 // in the same wake.
 
 import type { Json, JsonObject } from "../../device/commands.js";
-import { optionDefaults, readOptions } from "../../device/options.js";
+import { readOptions } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { OPTIONS } from "./options.js";
-import { createEspSensors } from "./product.js";
 import { checkConfigMessage } from "./settings.js";
-import { BOARD, espSensorsHardware } from "./hardware.js";
 import type { EspSensorsHardware } from "./hardware.js";
-import { emulatedNode, nodeFaults } from "./simulation.js";
 import { commonFilter, espTopics } from "./topics.js";
+import { emulated } from "./emulated.js";
 
 /** Flat command keys -> where they go in the config message, and their JSON type. */
 const KEYS: Record<string, { path: string[]; type: "number" | "string" | "boolean" }> = {
@@ -69,20 +67,7 @@ export function configMessage(params: JsonObject, now: number): JsonObject {
 }
 
 export const definition: ProductDefinition<EspSensorsHardware> = {
-  name: "esp-sensors",
-  defaults: optionDefaults(OPTIONS),
-
-  deviceId(index: number): string {
-    return `dht22-${String(index + 1).padStart(3, "0")}`;
-  },
-
-  board: BOARD,
-  hardware: espSensorsHardware,
-  emulate: (device) => {
-    const e = emulatedNode(device);
-    return { buses: e.buses, faults: nodeFaults(e) };
-  },
-  create: createEspSensors,
+  ...emulated,
 
   topicFilter(deviceId: string, config: Readonly<Record<string, string>>): string {
     const o = readOptions(OPTIONS, config);

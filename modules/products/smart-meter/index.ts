@@ -1,16 +1,14 @@
-// The smart-meter product as the hosts and the companion (`npm run cmd`) see it.
+// The smart-meter product as the Node host, the tests and the companion (`npm run cmd`) see it:
+// the emulated product (emulated.ts, over firmware.ts) and the companion's part, its command.
+// No firmware image holds this file.
 
 import type { Json, JsonObject } from "../../device/commands.js";
-import { optionDefaults } from "../../device/options.js";
 import type { CommandRequest, ProductDefinition } from "../../device/product.js";
 import { schemaValidator } from "../../device/schema.js";
-import { OPTIONS } from "./options.js";
-import { BOARD, meterHardware } from "./hardware.js";
 import type { MeterHardware } from "./hardware.js";
-import { createSmartMeter } from "./product.js";
-import { emulatedMeter, meterFaults } from "./simulation.js";
 import { meterFilter, meterRoutes } from "./topics.js";
 import { commandBalance } from "./validators.js";
+import { emulated } from "./emulated.js";
 
 const USAGE = {
   balance: "balance balance=<units, 0 to 1e9> [timestamp=<ms since epoch, default now>]",
@@ -26,16 +24,7 @@ function numeric(value: Json | undefined): number | undefined {
 }
 
 export const definition: ProductDefinition<MeterHardware> = {
-  name: "smart-meter",
-  defaults: optionDefaults(OPTIONS),
-  deviceId: (index) => `METER${String(index + 1).padStart(3, "0")}`,
-  board: BOARD,
-  hardware: meterHardware,
-  emulate: (device) => {
-    const e = emulatedMeter(device);
-    return { buses: e.buses, faults: meterFaults(e) };
-  },
-  create: createSmartMeter,
+  ...emulated,
   // The meter number is a topic level already: no root option is needed for many meters.
   topicFilter: (deviceId) => meterFilter(meterRoutes(deviceId)),
   commands: USAGE,

@@ -1,0 +1,6 @@
+// The dese image's entry on esp32: the product on its board's buses (esp32/board.ts).
+
+import { firmware } from "../../../../modules/products/dese/firmware.js";
+import { runOnBoard } from "../../esp32/board.js";
+
+runOnBoard(firmware);

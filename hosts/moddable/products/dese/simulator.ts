@@ -1,0 +1,6 @@
+// The dese image's entry on lin (and any platform but esp32): the product on its emulated buses.
+
+import { emulated } from "../../../../modules/products/dese/emulated.js";
+import { runSimulated } from "../../simulator.js";
+
+runSimulated(emulated);
