@@ -18,6 +18,7 @@
 // The pumps run on their drive pins; their feedback reads the same pins, so an EmulatedPin's
 // `stuck` is a feedback that no longer follows.
 
+import { EmulatedWifi } from "../../emulators/wifi.js";
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
 import { probeVolts } from "../../drivers/analog-probe.js";
@@ -180,7 +181,7 @@ export class EmulatedWater {
       buses[drive] = { ...BOARD[drive].options, io: DrivePin, emulated: io, before: advance };
       buses[sense] = { io, ...BOARD[sense].options };
     }
-    buses.wifi = { io: Wifi, rssi: () => Math.round(-65 + (device.random() - 0.5) * 10) };
+    buses.wifi = { io: EmulatedWifi, rssi: () => Math.round(-65 + (device.random() - 0.5) * 10) };
     this.buses = buses;
   }
 
@@ -227,18 +228,6 @@ class DrivePin implements Digital419 {
   }
 }
 
-/** The Wi-Fi link's signal strength, as the bus option `rssi()` gives it. */
-class Wifi {
-  readonly #rssi: () => number;
-
-  constructor(options: Record<string, unknown>) {
-    this.#rssi = options.rssi as () => number;
-  }
-
-  get rssi(): number {
-    return this.#rssi();
-  }
-}
 
 function temperatureAt(now: number): number {
   const secondsOfDay = (now / 1000) % DAY;

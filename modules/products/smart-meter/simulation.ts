@@ -8,6 +8,7 @@
 // own), so a seeded device repeats a run exactly. An open contact disconnects the load:
 // current 0 (a welded contact, `relay.stuck = 1`, keeps it connected).
 
+import { EmulatedWifi } from "../../emulators/wifi.js";
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
 import type { Buses, Digital419 } from "../../drivers/io.js";
@@ -148,7 +149,7 @@ export function emulatedMeter(device: Device, load?: (connected: boolean) => Pze
       // The model learns of a switched coil at once, not at its next reading.
       relay: { ...BOARD.relay.options, io: Coil, emulated: io, after: () => pzem.advance() },
       relaySense: { io, ...BOARD.relaySense.options },
-      wifi: { io: Wifi, rssi: () => Math.round(-64 + (device.random() - 0.5) * 8) },
+      wifi: { io: EmulatedWifi, rssi: () => Math.round(-64 + (device.random() - 0.5) * 8) },
     },
   };
 }
@@ -180,15 +181,3 @@ class Coil implements Digital419 {
   }
 }
 
-/** The Wi-Fi link's signal strength, as the bus option `rssi()` gives it. */
-class Wifi {
-  readonly #rssi: () => number;
-
-  constructor(options: Record<string, unknown>) {
-    this.#rssi = options.rssi as () => number;
-  }
-
-  get rssi(): number {
-    return this.#rssi();
-  }
-}
