@@ -151,6 +151,8 @@ export class MqttClient extends Emitter<ClientEvents> {
    * connection losses it stays pending while the client reconnects; disconnect(), abort() and
    * giving up (maxAttempts) reject it with CLOSED (the cause kept); a QoS 1/2 message itself
    * stays in the outbox for the next connect(), as does one published while stopped.
+   * A Uint8Array payload is not copied: leave it unchanged until the promise settles (and,
+   * at QoS 0 on Node, until the socket has sent it).
    */
   publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
     // The hot path: written out rather than through #request, which costs a closure on XS.
