@@ -7,10 +7,9 @@
 // dotted key (thresholds.ph_min=6.5) builds a nested object. The broker and the product
 // settings come from the running `npm start` (<state>/session.json) unless given.
 
-import type { Json } from "../../modules/device/commands.js";
 import { products, productNamed } from "../../modules/products/index.js";
-import { topicMatches } from "../../modules/mqtt/topic.js";
 import { createNodeClient } from "./client.js";
+import { requestBody, sendRequest } from "./request.js";
 import { parseBroker, parseParams, parseSettings, readSession, tlsFilesFromEnv } from "./session.js";
 import type { TlsFiles } from "./session.js";
 
@@ -71,26 +70,9 @@ async function main(): Promise<number> {
     host: broker.host, port: broker.port, username: broker.username, password: broker.password, secure: broker.secure,
     clientId: `cmd-${process.pid}-${Date.now() % 100000}`, reconnect: false,
   });
-  const answered = new Promise<Json>((resolve) => {
-    client.on("message", (m) => {
-      if (!topicMatches(request.responseTopic, m.topic)) return;
-      let payload: Json;
-      try {
-        payload = JSON.parse(new TextDecoder().decode(m.payload)) as Json;
-      } catch {
-        return;
-      }
-      if (request.isResponse(payload)) resolve(payload);
-    });
-  });
   await client.connect();
-  await client.subscribe(request.responseTopic, { qos: 1 });
-  const body = typeof request.payload === "string" ? request.payload : JSON.stringify(request.payload);
-  console.log(`> ${request.topic} q${request.qos}${request.retain ? " retained" : ""} ${body}`);
-  await client.publish(request.topic, body, { qos: request.qos, retain: request.retain ?? false });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const response = await Promise.race([answered, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); })]);
-  clearTimeout(timer);
+  console.log(`> ${request.topic} q${request.qos}${request.retain ? " retained" : ""} ${requestBody(request)}`);
+  const response = await sendRequest(client, request, timeoutMs);
   await client.disconnect();
   if (response === undefined) {
     console.error(`no response on ${request.responseTopic} within ${timeoutMs} ms (is \`npm start\` running, on ${url}?)`);

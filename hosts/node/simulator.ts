@@ -5,7 +5,6 @@
 // views (view.ts, web/) only listen to its events and call its methods.
 
 import { EventEmitter } from "node:events";
-import type { Message } from "../../modules/mqtt/client.js";
 import type { MqttClient } from "../../modules/mqtt/client.js";
 import { topicMatches } from "../../modules/mqtt/topic.js";
 import { Device } from "../../modules/device/device.js";
@@ -13,6 +12,7 @@ import type { Json, JsonObject } from "../../modules/device/commands.js";
 import { simulate } from "../../modules/device/product.js";
 import type { HardwareFault, Product, ProductDefinition } from "../../modules/device/product.js";
 import { createNodeClient } from "./client.js";
+import { sendRequest } from "./request.js";
 import { EmbeddedBroker } from "./embedded-broker.js";
 import { Link } from "./link.js";
 import { nodePlatform } from "./platform.js";
@@ -175,28 +175,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   /** Sends a command as the companion would and resolves with the device's answer (or rejects after `timeoutMs`). */
   async command(device: SimDevice, name: string, params: JsonObject, timeoutMs = 10_000): Promise<Json> {
     const request = device.product.command(device.deviceId, device.config, name, params);
-    const client = await this.#consoleClient();
-    const answer = new Promise<Json>((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new Error(`no answer on ${request.responseTopic} within ${timeoutMs} ms`)); }, timeoutMs);
-      const listener = (m: Message): void => {
-        if (!topicMatches(request.responseTopic, m.topic)) return;
-        let payload: Json;
-        try {
-          payload = JSON.parse(new TextDecoder().decode(m.payload)) as Json;
-        } catch {
-          return;
-        }
-        if (!request.isResponse(payload)) return;
-        clearTimeout(timer);
-        off();
-        resolve(payload);
-      };
-      const off = (): void => { client.off("message", listener); };
-      client.on("message", listener);
-    });
-    await client.subscribe(request.responseTopic, { qos: 1 });
-    const body = typeof request.payload === "string" ? request.payload : JSON.stringify(request.payload);
-    await client.publish(request.topic, body, { qos: request.qos, retain: request.retain ?? false });
+    const answer = await sendRequest(await this.#consoleClient(), request, timeoutMs);
+    if (answer === undefined) throw new Error(`no answer on ${request.responseTopic} within ${timeoutMs} ms`);
     return answer;
   }
 
