@@ -11,7 +11,6 @@ import { Session } from "../../modules/mqtt/session.js";
 import { encode, writePublish } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
 import { Emitter } from "../../modules/mqtt/emitter.js";
-import type { PublishPacket } from "../../modules/mqtt/packets.js";
 import { topicNameError } from "../../modules/mqtt/topic.js";
 import { utf8Length } from "../../modules/mqtt/utf8.js";
 import { prng } from "../../modules/device/prng.js";
@@ -81,7 +80,6 @@ function definitions(): StepDef[] {
     out.push({ name, setup, f: f as (c: unknown) => unknown });
   };
   const none = (): undefined => undefined;
-  const publishPacket: PublishPacket = { type: 3, topic: TOPIC, payload: PAYLOAD, qos: 1, retain: false, dup: false, id: 1 };
 
   // the bridge (hosts/xsnap): what a socket write, a timer set or clear costs here
   step("bridge: one call round trip (a 'log' call)", none, () => call({ op: "log", line: "" }));

@@ -5,7 +5,6 @@
 // relay followed. `closed` reads it; `stuck` compares it with what was last commanded, once
 // the contact has had time to move.
 
-import type { TimerLike } from "../mqtt/io.js";
 import type { Digital419, IoProvider } from "./io.js";
 
 export interface SensedRelayOptions {

@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { CommandDispatcher } from "../../modules/device/commands.js";
 import type { JsonObject } from "../../modules/device/commands.js";
-import { fillTopic, fillTopics } from "../../modules/device/topics.js";
+import { resolveTable } from "../../modules/device/topics.js";
 import { Settings, MemorySettingsStore } from "../../modules/device/settings.js";
 import { Periodic } from "../../modules/device/scheduler.js";
 import { FakeClock, bytes } from "./fakes.js";
@@ -88,19 +88,16 @@ describe("device: command dispatch", () => {
   });
 });
 
-describe("device: topic templates", () => {
+describe("device: topic levels from a table", () => {
+  const TABLE = { status: { topic: "devices/{id}/status", qos: 1, retain: true, direction: "publish" } } as const;
   it("fills every placeholder", () => {
-    assert.equal(fillTopic("devices/{org_id}/{device_id}/telemetry", { org_id: "org-1", device_id: "esp32-001" }), "devices/org-1/esp32-001/telemetry");
-    assert.deepEqual(fillTopics({ a: "x/{id}", b: "{id}/y" }, { id: "7" }), { a: "x/7", b: "7/y" });
+    assert.equal(resolveTable(TABLE, {}, { id: "esp32-001" }).status.topic, "devices/esp32-001/status");
   });
   for (const value of ["", "a/b", "+", "#", "a\u0000"]) {
     it(`refuses ${JSON.stringify(value)} as a topic level`, () => {
-      assert.throws(() => fillTopic("devices/{id}/status", { id: value }), RangeError);
+      assert.throws(() => resolveTable(TABLE, {}, { id: value }), RangeError);
     });
   }
-  it("refuses a missing value instead of writing 'undefined'", () => {
-    assert.throws(() => fillTopic("devices/{org}/{id}", { id: "1" }), /no value for \{org\}/);
-  });
 });
 
 describe("device: settings", () => {

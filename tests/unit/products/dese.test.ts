@@ -8,7 +8,6 @@
 
 import assert from "node:assert/strict";
 import { Kit } from "../../kit/index.js";
-import * as P from "../../../modules/mqtt/packets.js";
 import type { SettingsStore } from "../../../modules/device/settings.js";
 import { MemorySettingsStore, Settings } from "../../../modules/device/settings.js";
 import { readOptions } from "../../../modules/device/options.js";
