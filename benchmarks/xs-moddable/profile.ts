@@ -58,8 +58,7 @@ export interface Step {
 function connected(): Session {
   const s = new Session(SESSION);
   s.transportUp(1000);
-  s.feed(CONNACK, 1000);
-  while (s.next(1000));
+  for (let n = s.feed(CONNACK, 1000); n > 0; n--) s.next(1000);
   return s;
 }
 
@@ -99,24 +98,22 @@ function definitions(): StepDef[] {
   });
   step("session.transportUp()", () => new Session(SESSION), (s) => s.transportUp(1000));
   step("decoder.push(CONNACK)", () => new Decoder(), (d) => d.push(CONNACK));
-  step("session.feed(CONNACK) + next() until undefined", () => { const s = new Session(SESSION); s.transportUp(1000); return s; }, (s) => {
-    s.feed(CONNACK, 1000);
-    while (s.next(1000));
+  step("session.feed(CONNACK) + next() per packet", () => { const s = new Session(SESSION); s.transportUp(1000); return s; }, (s) => {
+    for (let n = s.feed(CONNACK, 1000); n > 0; n--) s.next(1000);
   });
 
   // QoS 1 publish
-  step("session.publish(QoS 1, 64 B) on a connected session", connected, (s) => s.publish({ topic: TOPIC, payload: PAYLOAD, qos: 1 }, 1000, 1));
+  step("session.publish(QoS 1, 64 B) on a connected session", connected, (s) => s.publish(TOPIC, PAYLOAD, 1, false, 1000, 1));
   step("  topicNameError(topic)", none, () => topicNameError(TOPIC));
   step("  utf8Length(topic)", none, () => utf8Length(TOPIC));
   step("  writePublish(...) of the whole packet, topic validated", none, () => writePublish(TOPIC, TOPIC.length, PAYLOAD, 1, false, false, 1, true));
   step("decoder.push(PUBACK)", () => new Decoder(), (d) => d.push(PUBACK));
-  step("session.feed(PUBACK) + next() until undefined", () => {
+  step("session.feed(PUBACK) + next() per packet", () => {
     const s = connected();
-    s.publish({ topic: TOPIC, payload: PAYLOAD, qos: 1 }, 1000, 1);
+    s.publish(TOPIC, PAYLOAD, 1, false, 1000, 1);
     return s;
   }, (s) => {
-    s.feed(PUBACK, 1000);
-    while (s.next(1000));
+    for (let n = s.feed(PUBACK, 1000); n > 0; n--) s.next(1000);
   });
   step("new Map() + set + get + delete (#ops per request)", none, () => {
     const m = new Map<number, unknown>();
@@ -126,8 +123,8 @@ function definitions(): StepDef[] {
   });
   step("Promise.resolve().then(closure) (what a microtask flush per turn would cost)", none, () => Promise.resolve().then(() => {}));
   step("actions array + a send action (#run per batch)", none, () => {
-    const actions: { type: string; parts?: Uint8Array[] }[] = [];
-    actions.push({ type: "send", parts: [PAYLOAD] });
+    const actions: { type: string; bytes?: Uint8Array }[] = [];
+    actions.push({ type: "send", bytes: PAYLOAD });
     for (let i = 0; i < actions.length; i++) if (actions[i].type === "x") break;
   });
   step("Moddable: ArrayBuffer.fromString(topic) + length-prefixed copy", none, () => {

@@ -162,7 +162,7 @@ export class MqttClient extends Emitter<ClientEvents> {
         const o = options ?? {};
         if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
         const op: Pending = { resolve: resolve as (v: unknown) => void, reject };
-        actions = this.session.publish({ topic, payload: toPayload(payload), qos: o.qos ?? 0, retain: o.retain ?? false }, this.#now(), op);
+        actions = this.session.publish(topic, toPayload(payload), o.qos ?? 0, o.retain ?? false, this.#now(), op);
       } catch (e) {
         reject(asArgumentError(e));
         return;
@@ -255,8 +255,8 @@ export class MqttClient extends Emitter<ClientEvents> {
   #run(actions: Action[], reading?: boolean): void {
     const epoch = this.#epoch;
     let connected: { sessionPresent: boolean } | undefined;
-    // The session's deadline only comes earlier by a send (a ping's timeout), a change of
-    // state or a refusal; else the armed timer stands (firing early is harmless).
+    // The session's deadline only comes earlier by a ping (its timeout), a change of state
+    // or a refusal; else the armed timer stands (firing early is harmless).
     let rearm = this.#tickTimer === undefined;
     for (let i = 0; i < actions.length; i++) {
       const a = actions[i];
@@ -264,11 +264,13 @@ export class MqttClient extends Emitter<ClientEvents> {
       if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
       switch (a.type) {
         case "send":
-          for (let j = 0; j < a.parts.length; j++) { // not for-of: XS runs the array iterator
-            this.#out.push(a.parts[j]);
-            this.#enqueued += a.parts[j].length;
+          this.#out.push(a.bytes);
+          this.#enqueued += a.bytes.length;
+          if (a.payload) {
+            this.#out.push(a.payload);
+            this.#enqueued += a.payload.length;
           }
-          rearm = true;
+          if (a.ping) rearm = true;
           if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op as Pending });
           break;
         case "close":
@@ -473,7 +475,8 @@ export class MqttClient extends Emitter<ClientEvents> {
       this.#openTimer = undefined;
       this.#run(this.session.transportUp(this.#now()));
     }
-    this.#flush();
+    // Most calls only report room after a write: nothing waits, nothing to do.
+    if (this.#enqueued !== this.#written || this.#closeAfterFlush || this.#readPending) this.#flush();
   }
 
   #onReadable(_count: number): void {
@@ -489,9 +492,12 @@ export class MqttClient extends Emitter<ClientEvents> {
     const data = socket.read();
     if (!data || data.byteLength === 0) return;
     const now = this.#now();
-    this.session.feed(new Uint8Array(data), now);
     // One flush for the whole read: the acknowledgements of many packets leave together.
-    for (let actions = this.session.next(now); actions; actions = this.session.next(now)) this.#run(actions, true);
+    for (let n = this.session.feed(new Uint8Array(data), now); n > 0; n--) {
+      const actions = this.session.next(now);
+      if (!actions) break; // a handler disconnected: the rest is not handled
+      this.#run(actions, true);
+    }
     if (this.#enqueued !== this.#written) this.#flush();
   }
 

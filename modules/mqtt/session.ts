@@ -117,8 +117,12 @@ export type Op = object | number;
 
 /** What the binding must do. `op` values are the handles the caller passed in. */
 export type Action =
-  /** Write these parts, in order; if `op` is set, resolve it once they are written. */
-  | { type: "send"; parts: Uint8Array[]; op?: Op }
+  /**
+   * Write `bytes`, then `payload` when present (a PUBLISH's payload too large to copy into
+   * its packet); if `op` is set, resolve it once they are written. `ping`: a PINGREQ, the
+   * one send after which deadline() can come earlier (its answer's timeout).
+   */
+  | { type: "send"; bytes: Uint8Array; payload?: Uint8Array; op?: Op; ping?: true }
   /** Close the transport; with an error when the session gives up on the connection. */
   /** `resync`: a deliberate reconnect, to be made at once and not counted as a failure. */
   | { type: "close"; error?: MqttError; resync?: boolean }
@@ -332,7 +336,8 @@ export class Session {
   restore(messages: StoredMessage[]): void {
     const sorted = [...messages].sort((a, b) => a.seq - b.seq);
     for (const m of sorted) {
-      const topicLength = checkPublish(m);
+      if (m === null || typeof m !== "object") continue;
+      const topicLength = checkPublish(m.topic, m.payload, m.qos, m.retain);
       if (typeof topicLength !== "number") continue; // a store that kept garbage: nothing to send
       const out: Outgoing = {
         seq: m.seq, topic: m.topic, topicLength, payload: m.payload, qos: m.qos, retain: m.retain,
@@ -419,16 +424,20 @@ export class Session {
 
   /**
    * Decodes bytes from the broker into packets waiting for next(). A malformed packet is
-   * reported by next() after the packets before it.
+   * reported by next() after the packets before it. Returns how many next() calls have work
+   * (packets waiting, and the fault if one was found), so a caller need not call once more
+   * to learn that nothing is left.
    */
-  feed(chunk: Uint8Array, now: number): void {
-    if (this.#state === "offline" || this.#state === "disconnecting" || this.#inboxError) return;
+  feed(chunk: Uint8Array, now: number): number {
+    if (this.#state === "offline" || this.#state === "disconnecting" || this.#inboxError) return 0;
     this.#lastReceived = now;
     try {
       this.#decoder.push(chunk, this.#inbox);
     } catch (e) {
       this.#inboxError = e instanceof MqttError ? e : new MqttError("MALFORMED_PACKET", String(e), undefined, e);
+      return this.#inbox.length + 1;
     }
+    return this.#inbox.length;
   }
 
   /**
@@ -490,13 +499,12 @@ export class Session {
 
   // ---- API requests ----
 
-  publish(request: PublishRequest, now: number, op?: Op): Action[] {
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number, op?: Op): Action[] {
     const actions: Action[] = [];
-    const topicLength = checkPublish(request);
+    const topicLength = checkPublish(topic, payload, qos, retain);
     if (typeof topicLength !== "number") return reject(actions, op, topicLength);
-    const qos = request.qos ?? 0;
     const out: Outgoing = {
-      seq: this.#nextSeq++, topic: request.topic, topicLength, payload: request.payload, qos, retain: request.retain ?? false,
+      seq: this.#nextSeq++, topic, topicLength, payload, qos, retain,
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
@@ -640,7 +648,10 @@ export class Session {
         return;
       case P.PUBACK: {
         const out = this.#inflight.get(packet.id);
-        if (out && out.qos === 1) this.#complete(out, actions);
+        if (out && out.qos === 1) {
+          this.#inflight.delete(packet.id);
+          this.#finish(out, actions);
+        }
         break;
       }
       case P.PUBREC: {
@@ -658,7 +669,10 @@ export class Session {
         return;
       case P.PUBCOMP: {
         const out = this.#inflight.get(packet.id);
-        if (out && out.qos === 2 && out.released) this.#complete(out, actions);
+        if (out && out.qos === 2 && out.released) {
+          this.#inflight.delete(packet.id);
+          this.#finish(out, actions);
+        }
         break;
       }
       case P.SUBACK:
@@ -811,7 +825,9 @@ export class Session {
   }
 
   #ping(now: number, actions: Action[]): void {
-    actions.push(this.#send(PINGREQ_BYTES, now));
+    this.#lastSent = now;
+    this.#unwritten += PINGREQ_BYTES.length;
+    actions.push({ type: "send", bytes: PINGREQ_BYTES, ping: true });
     this.#pingDeadline = now + this.pingTimeoutMs;
     this.#barrier = this.#comps;
   }
@@ -913,19 +929,16 @@ export class Session {
     // A small payload is copied in: one buffer is cheaper than a second part to write.
     const whole = out.payload.length <= INLINE_PAYLOAD;
     const bytes = writePublish(out.topic, out.topicLength, out.payload, out.qos, out.retain, dup, out.id, whole);
-    const parts = whole ? [bytes] : [bytes, out.payload];
     this.#lastSent = now;
     this.#unwritten += whole ? bytes.length : bytes.length + out.payload.length;
-    actions.push(out.qos === 0 && out.op !== undefined ? { type: "send", parts, op: out.op } : { type: "send", parts });
+    const op = out.qos === 0 ? out.op : undefined;
+    actions.push(whole
+      ? (op !== undefined ? { type: "send", bytes, op } : { type: "send", bytes })
+      : (op !== undefined ? { type: "send", bytes, payload: out.payload, op } : { type: "send", bytes, payload: out.payload }));
   }
 
   #store(out: Outgoing, actions: Action[]): void {
     if (this.persist) actions.push({ type: "store", message: stored(out) });
-  }
-
-  #complete(out: Outgoing, actions: Action[]): void {
-    this.#inflight.delete(out.id);
-    this.#finish(out, actions);
   }
 
   #finish(out: Outgoing, actions: Action[]): void {
@@ -964,7 +977,7 @@ export class Session {
   #send(bytes: Uint8Array, now: number): Action {
     this.#lastSent = now;
     this.#unwritten += bytes.length;
-    return { type: "send", parts: [bytes] };
+    return { type: "send", bytes };
   }
 
   /** Gives up on this connection with a reason (or resyncs it); the binding closes the transport. */
@@ -989,15 +1002,13 @@ function invalid(message: string, clause?: string): MqttError {
  * Every check the encoder would make, before anything changes: validate, then mutate.
  * Returns the topic's UTF-8 length, or why the request is refused.
  */
-function checkPublish(request: PublishRequest): MqttError | number {
-  if (request === null || typeof request !== "object") return invalid("publish request must be an object");
-  const topic = request.topic, payload = request.payload, qos = request.qos ?? 0, retain = request.retain;
+function checkPublish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean): MqttError | number {
   if (typeof topic !== "string") return invalid(`topic must be a string, not ${typeof topic}`);
   const e = topicNameError(topic);
   if (e) return invalid(e[0], e[1]);
   if (qos !== 0 && qos !== 1 && qos !== 2) return invalid(`QoS ${String(qos)} is not 0, 1 or 2`, "MQTT-3.3.1-4");
   if (!(payload instanceof Uint8Array)) return invalid("payload must be a Uint8Array");
-  if (retain !== undefined && typeof retain !== "boolean") return invalid("retain must be a boolean");
+  if (typeof retain !== "boolean") return invalid("retain must be a boolean");
   let length: number;
   try {
     length = utf8Length(topic);

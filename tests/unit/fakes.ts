@@ -98,12 +98,17 @@ export function showControl(p: Packet): string {
   }
 }
 
+/** A send action's bytes, in the order written. */
+export function sendParts(a: Extract<Action, { type: "send" }>): Uint8Array[] {
+  return a.payload ? [a.bytes, a.payload] : [a.bytes];
+}
+
 /** Each action in a compact exact form; a "send" must hold whole packets. */
 export function acts(actions: Action[]): string[] {
   return actions.map((a) => {
     switch (a.type) {
       case "send":
-        return `send ${decodeAll(a.parts).map(show).join(" + ")}${a.op !== undefined ? ` op=${a.op}` : ""}`;
+        return `send ${decodeAll(sendParts(a)).map(show).join(" + ")}${a.op !== undefined ? ` op=${a.op}` : ""}`;
       case "close":
         return a.error ? `close ${a.error.code}` : "close";
       case "connected":
@@ -129,7 +134,7 @@ export function acts(actions: Action[]): string[] {
 /** The packets of all "send" actions, in order. */
 export function sent(actions: Action[]): Packet[] {
   const out: Packet[] = [];
-  for (const a of actions) if (a.type === "send") out.push(...decodeAll(a.parts));
+  for (const a of actions) if (a.type === "send") out.push(...decodeAll(sendParts(a)));
   return out;
 }
 

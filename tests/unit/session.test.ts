@@ -8,7 +8,7 @@ import { Session } from "../../modules/mqtt/session.js";
 import type { Action, SessionOptions } from "../../modules/mqtt/session.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { StoredMessage } from "../../modules/mqtt/io.js";
-import { acts, bytes, connack, decodeAll, prng, sent, show, wire } from "./fakes.js";
+import { acts, bytes, connack, decodeAll, prng, sendParts, sent, show, wire } from "./fakes.js";
 
 // ---- script helpers ----
 
@@ -25,8 +25,9 @@ function rx(s: Session, now: number, ...packets: Packet[]): string[] {
   return acts(s.received(wire(...packets), now));
 }
 
-function msg(topic: string, payload: string, qos: QoS = 0, retain = false) {
-  return { topic, payload: bytes(payload), qos, retain };
+/** session.publish's first four arguments. */
+function msg(topic: string, payload: string, qos: QoS = 0, retain = false): [string, Uint8Array, QoS, boolean] {
+  return [topic, bytes(payload), qos, retain];
 }
 
 const puback = (id: number): Packet => ({ type: P.PUBACK, id });
@@ -165,14 +166,14 @@ describe("Session", () => {
   describe("outgoing publishes", () => {
     it("QoS 0: one PUBLISH carrying the op, no store", () => {
       const s = online();
-      assert.deepEqual(acts(s.publish(msg("t/0", "hi", 0, true), 1, 7)), ["send PUBLISH t/0 q0 retain 'hi' op=7"]);
-      assert.deepEqual(acts(s.publish(msg("t/0", ""), 1)), ["send PUBLISH t/0 q0 ''"]);
+      assert.deepEqual(acts(s.publish(...msg("t/0", "hi", 0, true), 1, 7)), ["send PUBLISH t/0 q0 retain 'hi' op=7"]);
+      assert.deepEqual(acts(s.publish(...msg("t/0", ""), 1)), ["send PUBLISH t/0 q0 ''"]);
       assert.equal(s.inflight, 0);
     });
 
     it("QoS 1: stored with its id when sent, resolved and unstored only on PUBACK", () => {
       const s = online();
-      assert.deepEqual(acts(s.publish(msg("t/1", "x", 1), 1, 8)), ["store seq=1 id=1", "send PUBLISH t/1 q1 #1 'x'"]);
+      assert.deepEqual(acts(s.publish(...msg("t/1", "x", 1), 1, 8)), ["store seq=1 id=1", "send PUBLISH t/1 q1 #1 'x'"]);
       assert.deepEqual(rx(s, 2, puback(2)), [], "another id");
       assert.deepEqual(rx(s, 2, pubcomp(1)), [], "PUBCOMP does not complete QoS 1");
       assert.deepEqual(rx(s, 3, puback(1)), ["unstore seq=1", "resolve 8"]);
@@ -182,7 +183,7 @@ describe("Session", () => {
 
     it("QoS 2: PUBREC -> stored as released + PUBREL; resolved and unstored only on PUBCOMP", () => {
       const s = online();
-      assert.deepEqual(acts(s.publish(msg("t/2", "y", 2), 1, 9)), ["store seq=1 id=1", "send PUBLISH t/2 q2 #1 'y'"]);
+      assert.deepEqual(acts(s.publish(...msg("t/2", "y", 2), 1, 9)), ["store seq=1 id=1", "send PUBLISH t/2 q2 #1 'y'"]);
       assert.deepEqual(rx(s, 2, puback(1)), [], "PUBACK does not complete QoS 2");
       assert.deepEqual(rx(s, 2, pubcomp(1)), [], "PUBCOMP before PUBREC does not complete it");
       assert.deepEqual(rx(s, 3, pubrec(1)), ["store seq=1 id=1 rel", "send PUBREL #1"]);
@@ -200,7 +201,7 @@ describe("Session", () => {
     it("rejects invalid topics and QoS with INVALID_ARGUMENT and the clause", () => {
       const s = online();
       for (const [topic, qos, clause] of [["a/+", 0, "MQTT-3.3.2-2"], ["a/#", 1, "MQTT-3.3.2-2"], ["", 0, "MQTT-4.7.3-1"], ["a", 3, "MQTT-3.3.1-4"]] as const) {
-        const a = s.publish({ topic, payload: new Uint8Array(0), qos: qos as QoS }, 1, 4);
+        const a = s.publish(topic, new Uint8Array(0), qos as QoS, false, 1, 4);
         assert.deepEqual(acts(a), ["reject 4 INVALID_ARGUMENT"]);
         assert.equal(errorOf(a).clause, clause);
       }
@@ -217,7 +218,7 @@ describe("Session", () => {
       const apply = (actions: Action[]) => {
         for (const a of actions) {
           if (a.type === "send") {
-            for (const p of decodeAll(a.parts)) {
+            for (const p of decodeAll(sendParts(a))) {
               if (p.type !== P.PUBLISH && p.type !== P.SUBSCRIBE) continue;
               const id = p.id as number;
               assert.ok(id >= 1 && id <= 0xffff, `id ${id} in 1..65535`);
@@ -254,7 +255,7 @@ describe("Session", () => {
         if (s.queued < 50 && rand() < 0.55) {
           const op = nextOp++;
           ops.add(op);
-          apply(s.publish({ topic: "s", payload: new Uint8Array(0), qos: 1 }, 0, op));
+          apply(s.publish("s", new Uint8Array(0), 1, false, 0, op));
           published++;
           if (published % 5000 === 0) {
             const sop = nextOp++;
@@ -281,20 +282,20 @@ describe("Session", () => {
 
     it("gives SUBSCRIBE and UNSUBSCRIBE ids no publish in flight uses", () => {
       const s = online();
-      assert.deepEqual(sent(s.publish(msg("a", "1", 1), 0)).map(show), ["PUBLISH a q1 #1 '1'"]);
-      assert.deepEqual(sent(s.publish(msg("a", "2", 2), 0)).map(show), ["PUBLISH a q2 #2 '2'"]);
+      assert.deepEqual(sent(s.publish(...msg("a", "1", 1), 0)).map(show), ["PUBLISH a q1 #1 '1'"]);
+      assert.deepEqual(sent(s.publish(...msg("a", "2", 2), 0)).map(show), ["PUBLISH a q2 #2 '2'"]);
       assert.deepEqual(sent(s.subscribe([{ topic: "x", qos: 0 }], 0)).map(show), ["SUBSCRIBE #3 x:0"]);
-      assert.deepEqual(sent(s.publish(msg("a", "3", 1), 0)).map(show), ["PUBLISH a q1 #4 '3'"]);
+      assert.deepEqual(sent(s.publish(...msg("a", "3", 1), 0)).map(show), ["PUBLISH a q1 #4 '3'"]);
       assert.deepEqual(sent(s.unsubscribe(["x"], 0)).map(show), ["UNSUBSCRIBE #5 x"]);
     });
 
     it("with every id in flight (window 65535), a SUBSCRIBE waits for a free id instead of spinning", function () {
       this.timeout(60_000);
       const s = online({ inflightWindow: 0xffff, outbox: { maxMessages: 10 } });
-      for (let i = 1; i <= 0xffff; i++) s.publish({ topic: "s", payload: new Uint8Array(0), qos: 1 }, 0);
+      for (let i = 1; i <= 0xffff; i++) s.publish("s", new Uint8Array(0), 1, false, 0);
       assert.equal(s.inflight, 0xffff);
       assert.deepEqual(acts(s.subscribe([{ topic: "x", qos: 1 }], 0, 1)), [], "no id free: nothing sent yet");
-      assert.deepEqual(acts(s.publish(msg("s", "q", 1), 0, 2)), ["store seq=65536 id=-"], "queued, not sent");
+      assert.deepEqual(acts(s.publish(...msg("s", "q", 1), 0, 2)), ["store seq=65536 id=-"], "queued, not sent");
       assert.deepEqual(rx(s, 0, puback(300)), ["unstore seq=300", "send SUBSCRIBE #300 x:1"]);
       assert.deepEqual(rx(s, 0, suback(300, 1)), ["suback x 1", "resolve 1 [1]", "store seq=65536 id=300", "send PUBLISH s q1 #300 'q'"]);
     });
@@ -303,11 +304,11 @@ describe("Session", () => {
   describe("inflight window and ordering", () => {
     it("holds the third QoS 1 publish until a PUBACK, and a QoS 0 publish behind it", () => {
       const s = online({ inflightWindow: 2 });
-      assert.deepEqual(acts(s.publish(msg("t", "A", 1), 0, 1)), ["store seq=1 id=1", "send PUBLISH t q1 #1 'A'"]);
-      assert.deepEqual(acts(s.publish(msg("t", "B", 1), 0, 2)), ["store seq=2 id=2", "send PUBLISH t q1 #2 'B'"]);
-      assert.deepEqual(acts(s.publish(msg("t", "C", 1), 0, 3)), ["store seq=3 id=-"], "queued (and stored without an id)");
-      assert.deepEqual(acts(s.publish(msg("t", "D", 0), 0, 4)), [], "QoS 0 waits behind C");
-      assert.deepEqual(acts(s.publish(msg("t", "E", 2), 0, 5)), ["store seq=5 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("t", "A", 1), 0, 1)), ["store seq=1 id=1", "send PUBLISH t q1 #1 'A'"]);
+      assert.deepEqual(acts(s.publish(...msg("t", "B", 1), 0, 2)), ["store seq=2 id=2", "send PUBLISH t q1 #2 'B'"]);
+      assert.deepEqual(acts(s.publish(...msg("t", "C", 1), 0, 3)), ["store seq=3 id=-"], "queued (and stored without an id)");
+      assert.deepEqual(acts(s.publish(...msg("t", "D", 0), 0, 4)), [], "QoS 0 waits behind C");
+      assert.deepEqual(acts(s.publish(...msg("t", "E", 2), 0, 5)), ["store seq=5 id=-"]);
       assert.equal(s.queued, 3);
       assert.deepEqual(rx(s, 1, puback(2)), [
         "unstore seq=2", "resolve 2",
@@ -321,8 +322,8 @@ describe("Session", () => {
 
     it("a released QoS 2 message still occupies the window until PUBCOMP", () => {
       const s = online({ inflightWindow: 1 });
-      s.publish(msg("t", "A", 2), 0, 1);
-      assert.deepEqual(acts(s.publish(msg("t", "B", 1), 0, 2)), ["store seq=2 id=-"]);
+      s.publish(...msg("t", "A", 2), 0, 1);
+      assert.deepEqual(acts(s.publish(...msg("t", "B", 1), 0, 2)), ["store seq=2 id=-"]);
       assert.deepEqual(rx(s, 1, pubrec(1)), ["store seq=1 id=1 rel", "send PUBREL #1"]);
       assert.deepEqual(rx(s, 2, pubcomp(1)), ["unstore seq=1", "resolve 1", "store seq=2 id=2", "send PUBLISH t q1 #2 'B'"]);
     });
@@ -406,9 +407,9 @@ describe("Session", () => {
     /** A QoS 1, B QoS 2, C QoS 2 with PUBREC for C only; then the link drops. */
     function threeInFlight(options: Partial<SessionOptions> = {}) {
       const s = online({ clean: false, ...options });
-      assert.deepEqual(acts(s.publish(msg("a", "A", 1), 0, 1)), ["store seq=1 id=1", "send PUBLISH a q1 #1 'A'"]);
-      assert.deepEqual(acts(s.publish(msg("b", "B", 2), 0, 2)), ["store seq=2 id=2", "send PUBLISH b q2 #2 'B'"]);
-      assert.deepEqual(acts(s.publish(msg("c", "C", 2), 0, 3)), ["store seq=3 id=3", "send PUBLISH c q2 #3 'C'"]);
+      assert.deepEqual(acts(s.publish(...msg("a", "A", 1), 0, 1)), ["store seq=1 id=1", "send PUBLISH a q1 #1 'A'"]);
+      assert.deepEqual(acts(s.publish(...msg("b", "B", 2), 0, 2)), ["store seq=2 id=2", "send PUBLISH b q2 #2 'B'"]);
+      assert.deepEqual(acts(s.publish(...msg("c", "C", 2), 0, 3)), ["store seq=3 id=3", "send PUBLISH c q2 #3 'C'"]);
       assert.deepEqual(rx(s, 1, pubrec(3)), ["store seq=3 id=3 rel", "send PUBREL #3"]);
       assert.deepEqual(acts(s.transportDown(2)), []);
       assert.equal(s.state, "offline");
@@ -417,8 +418,8 @@ describe("Session", () => {
 
     it("with sessionPresent=1 re-sends A and B with DUP and the same ids, then PUBREL C, before new messages [MQTT-4.4.0-1]", () => {
       const s = threeInFlight();
-      assert.deepEqual(acts(s.publish(msg("d", "D", 1), 3, 4)), ["store seq=4 id=-"]);
-      assert.deepEqual(acts(s.publish(msg("e", "E", 0), 3, 5)), []);
+      assert.deepEqual(acts(s.publish(...msg("d", "D", 1), 3, 4)), ["store seq=4 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("e", "E", 0), 3, 5)), []);
       assert.deepEqual(acts(s.transportUp(4)), ["send CONNECT c clean=0 ka=60"]);
       assert.deepEqual(rx(s, 5, connack(true)), [
         "connected sp=1",
@@ -438,8 +439,8 @@ describe("Session", () => {
 
     it("with sessionPresent=1 and a full window, new messages wait until the resumed ones are acknowledged", () => {
       const s = threeInFlight({ inflightWindow: 3 });
-      s.publish(msg("d", "D", 1), 3, 4);
-      s.publish(msg("e", "E", 0), 3, 5);
+      s.publish(...msg("d", "D", 1), 3, 4);
+      s.publish(...msg("e", "E", 0), 3, 5);
       s.transportUp(4);
       assert.deepEqual(rx(s, 5, connack(true)), ["connected sp=1", "send PUBLISH a q1 #1 dup 'A'", "send PUBLISH b q2 #2 dup 'B'", "send PUBREL #3"]);
       assert.deepEqual(rx(s, 6, puback(1)), ["unstore seq=1", "resolve 1", "store seq=4 id=4", "send PUBLISH d q1 #4 'D'", "send PUBLISH e q0 'E' op=5"]);
@@ -460,12 +461,12 @@ describe("Session", () => {
       assert.deepEqual(rx(s, 0, suback(1, 1, 0)), ["suback s/1 1", "suback s/2 0", "resolve 10 [1,0]"]);
       assert.deepEqual(acts(s.subscribe([{ topic: "s/3", qos: 2 }], 0, 11)), ["send SUBSCRIBE #2 s/3:2"]);
       assert.deepEqual(rx(s, 0, suback(2, 2)), ["suback s/3 2", "resolve 11 [2]"]);
-      s.publish(msg("a", "A", 1), 0, 1); // #3
-      s.publish(msg("b", "B", 2), 0, 2); // #4
-      s.publish(msg("c", "C", 2), 0, 3); // #5
+      s.publish(...msg("a", "A", 1), 0, 1); // #3
+      s.publish(...msg("b", "B", 2), 0, 2); // #4
+      s.publish(...msg("c", "C", 2), 0, 3); // #5
       assert.deepEqual(rx(s, 1, pubrec(5)), ["store seq=3 id=5 rel", "send PUBREL #5"]);
       s.transportDown(2);
-      assert.deepEqual(acts(s.publish(msg("d", "D", 1), 3, 4)), ["store seq=4 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("d", "D", 1), 3, 4)), ["store seq=4 id=-"]);
       s.transportUp(4);
       assert.deepEqual(rx(s, 5, connack(false)), [
         "connected sp=0",
@@ -483,11 +484,11 @@ describe("Session", () => {
   describe("outbox while offline", () => {
     it("queues publishes made before connecting and drains them in order after CONNACK", () => {
       const s = new Session({ clientId: "c" });
-      assert.deepEqual(acts(s.publish(msg("o", "1", 0), 0, 1)), []);
-      assert.deepEqual(acts(s.publish(msg("o", "2", 1), 0, 2)), ["store seq=2 id=-"]);
-      assert.deepEqual(acts(s.publish(msg("o", "3", 2), 0, 3)), ["store seq=3 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "1", 0), 0, 1)), []);
+      assert.deepEqual(acts(s.publish(...msg("o", "2", 1), 0, 2)), ["store seq=2 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "3", 2), 0, 3)), ["store seq=3 id=-"]);
       s.transportUp(1);
-      assert.deepEqual(acts(s.publish(msg("o", "4", 0), 1, 4)), [], "still queued while connecting");
+      assert.deepEqual(acts(s.publish(...msg("o", "4", 0), 1, 4)), [], "still queued while connecting");
       assert.equal(s.queued, 4);
       assert.deepEqual(rx(s, 2, connack()), [
         "connected sp=0",
@@ -501,9 +502,9 @@ describe("Session", () => {
 
     it("maxMessages with reject-new: the new publish is rejected QUEUE_FULL and nothing is stored", () => {
       const s = new Session({ clientId: "c", outbox: { maxMessages: 2 } });
-      s.publish(msg("o", "1", 1), 0, 1);
-      s.publish(msg("o", "2", 0), 0, 2);
-      assert.deepEqual(acts(s.publish(msg("o", "3", 1), 0, 3)), ["reject 3 QUEUE_FULL"]);
+      s.publish(...msg("o", "1", 1), 0, 1);
+      s.publish(...msg("o", "2", 0), 0, 2);
+      assert.deepEqual(acts(s.publish(...msg("o", "3", 1), 0, 3)), ["reject 3 QUEUE_FULL"]);
       assert.equal(s.queued, 2);
       s.transportUp(1);
       assert.deepEqual(rx(s, 2, connack()), ["connected sp=0", "store seq=1 id=1", "send PUBLISH o q1 #1 '1'", "send PUBLISH o q0 '2' op=2"]);
@@ -511,37 +512,37 @@ describe("Session", () => {
 
     it("maxMessages with drop-oldest: the oldest is rejected QUEUE_FULL and unstored, the new one accepted", () => {
       const s = new Session({ clientId: "c", outbox: { maxMessages: 2, overflow: "drop-oldest" } });
-      s.publish(msg("o", "1", 1), 0, 1);
-      s.publish(msg("o", "2", 0), 0, 2);
-      assert.deepEqual(acts(s.publish(msg("o", "3", 2), 0, 3)), ["unstore seq=1", "reject 1 QUEUE_FULL", "store seq=3 id=-"]);
-      assert.deepEqual(acts(s.publish(msg("o", "4", 0), 0, 4)), ["reject 2 QUEUE_FULL"], "a dropped QoS 0 has nothing to unstore");
+      s.publish(...msg("o", "1", 1), 0, 1);
+      s.publish(...msg("o", "2", 0), 0, 2);
+      assert.deepEqual(acts(s.publish(...msg("o", "3", 2), 0, 3)), ["unstore seq=1", "reject 1 QUEUE_FULL", "store seq=3 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "4", 0), 0, 4)), ["reject 2 QUEUE_FULL"], "a dropped QoS 0 has nothing to unstore");
       s.transportUp(1);
       assert.deepEqual(rx(s, 2, connack()), ["connected sp=0", "store seq=3 id=1", "send PUBLISH o q2 #1 '3'", "send PUBLISH o q0 '4' op=4"]);
     });
 
     it("maxBytes with reject-new and drop-oldest", () => {
       const r = new Session({ clientId: "c", outbox: { maxBytes: 10 } });
-      r.publish(msg("o", "aaaa", 1), 0, 1);
-      r.publish(msg("o", "bbbb", 1), 0, 2);
-      assert.deepEqual(acts(r.publish(msg("o", "ccc", 1), 0, 3)), ["reject 3 QUEUE_FULL"]);
-      assert.deepEqual(acts(r.publish(msg("o", "cc", 1), 0, 4)), ["store seq=4 id=-"], "exactly 10 bytes fit (the rejected publish used up seq 3)");
+      r.publish(...msg("o", "aaaa", 1), 0, 1);
+      r.publish(...msg("o", "bbbb", 1), 0, 2);
+      assert.deepEqual(acts(r.publish(...msg("o", "ccc", 1), 0, 3)), ["reject 3 QUEUE_FULL"]);
+      assert.deepEqual(acts(r.publish(...msg("o", "cc", 1), 0, 4)), ["store seq=4 id=-"], "exactly 10 bytes fit (the rejected publish used up seq 3)");
 
       const d = new Session({ clientId: "c", outbox: { maxBytes: 10, overflow: "drop-oldest" } });
-      d.publish(msg("o", "aaaa", 1), 0, 1);
-      d.publish(msg("o", "bbbb", 1), 0, 2);
-      assert.deepEqual(acts(d.publish(msg("o", "ccccc", 1), 0, 3)), ["unstore seq=1", "reject 1 QUEUE_FULL", "store seq=3 id=-"]);
-      assert.deepEqual(acts(d.publish(msg("o", "x".repeat(11), 1), 0, 4)), ["reject 4 QUEUE_FULL"], "larger than the whole outbox: nothing dropped");
+      d.publish(...msg("o", "aaaa", 1), 0, 1);
+      d.publish(...msg("o", "bbbb", 1), 0, 2);
+      assert.deepEqual(acts(d.publish(...msg("o", "ccccc", 1), 0, 3)), ["unstore seq=1", "reject 1 QUEUE_FULL", "store seq=3 id=-"]);
+      assert.deepEqual(acts(d.publish(...msg("o", "x".repeat(11), 1), 0, 4)), ["reject 4 QUEUE_FULL"], "larger than the whole outbox: nothing dropped");
       assert.equal(d.queued, 2);
     });
 
     it("queueQos0 false rejects offline QoS 0 publishes with DISCONNECTED but queues QoS 1", () => {
       const s = new Session({ clientId: "c", outbox: { queueQos0: false } });
-      assert.deepEqual(acts(s.publish(msg("o", "0", 0), 0, 1)), ["reject 1 DISCONNECTED"]);
-      assert.deepEqual(acts(s.publish(msg("o", "1", 1), 0, 2)), ["store seq=2 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "0", 0), 0, 1)), ["reject 1 DISCONNECTED"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "1", 1), 0, 2)), ["store seq=2 id=-"]);
       s.transportUp(1);
-      assert.deepEqual(acts(s.publish(msg("o", "0", 0), 1, 3)), ["reject 3 DISCONNECTED"], "connecting is not connected");
+      assert.deepEqual(acts(s.publish(...msg("o", "0", 0), 1, 3)), ["reject 3 DISCONNECTED"], "connecting is not connected");
       rx(s, 2, connack());
-      assert.deepEqual(acts(s.publish(msg("o", "0", 0), 3, 4)), ["send PUBLISH o q0 '0' op=4"]);
+      assert.deepEqual(acts(s.publish(...msg("o", "0", 0), 3, 4)), ["send PUBLISH o q0 '0' op=4"]);
     });
   });
 
@@ -674,7 +675,7 @@ describe("Session", () => {
 
     it("traffic in both directions postpones the ping", () => {
       const s = online(ka);
-      s.publish(msg("t", "x"), 6_000);
+      s.publish(...msg("t", "x"), 6_000);
       rx(s, 7_000, publish("in", "y"));
       assert.equal(s.deadline(), 16_000);
       assert.deepEqual(acts(s.tick(10_000)), []);
@@ -690,7 +691,7 @@ describe("Session", () => {
       assert.deepEqual(acts(r.tick(10_000)), ["send PINGREQ"]);
 
       const w = online(ka);
-      w.publish(msg("t", "x"), 6_000);
+      w.publish(...msg("t", "x"), 6_000);
       assert.equal(w.deadline(), 10_000, "we have received nothing since CONNACK at 0");
       assert.deepEqual(acts(w.tick(10_000)), ["send PINGREQ"]);
     });
@@ -724,7 +725,7 @@ describe("Session", () => {
       s.restore(stored());
       assert.equal(s.inflight, 3);
       assert.equal(s.queued, 1);
-      assert.deepEqual(acts(s.publish(msg("r/n", "n", 1), 0, 1)), ["store seq=8 id=-"], "seq continues after the largest restored");
+      assert.deepEqual(acts(s.publish(...msg("r/n", "n", 1), 0, 1)), ["store seq=8 id=-"], "seq continues after the largest restored");
       s.transportUp(1);
       assert.deepEqual(rx(s, 2, connack(true)), [
         "connected sp=1",
@@ -768,7 +769,7 @@ describe("Session", () => {
       const s = online();
       assert.deepEqual(acts(s.disconnect(1, 3)), ["send DISCONNECT", "close", "resolve 3"]);
       assert.equal(s.state, "disconnecting");
-      assert.deepEqual(acts(s.publish(msg("t", "x", 1), 2, 4)), ["store seq=1 id=-"]);
+      assert.deepEqual(acts(s.publish(...msg("t", "x", 1), 2, 4)), ["store seq=1 id=-"]);
       assert.deepEqual(acts(s.subscribe([{ topic: "t", qos: 0 }], 2, 5)), []);
       assert.deepEqual(acts(s.unsubscribe(["u"], 2, 6)), []);
       assert.equal(s.deadline(), undefined);
@@ -926,7 +927,7 @@ describe("Session: the core's contract (issue 9)", () => {
     it("a topic or filter over 65,535 UTF-8 bytes is refused before anything changes, online or not", () => {
       const long = "é".repeat(40_000); // 80,000 bytes in UTF-8, 40,000 code units
       for (const s of [online(), new Session({ clientId: "c" })]) {
-        assert.deepEqual(acts(s.publish({ topic: long, payload: new Uint8Array(1), qos: 1 }, 0, 1)), ["reject 1 INVALID_ARGUMENT"]);
+        assert.deepEqual(acts(s.publish(long, new Uint8Array(1), 1, false, 0, 1)), ["reject 1 INVALID_ARGUMENT"]);
         assert.deepEqual(acts(s.subscribe([{ topic: long, qos: 0 }], 0, 2)), ["reject 2 INVALID_ARGUMENT"]);
         assert.deepEqual(acts(s.unsubscribe([long], 0, 3)), ["reject 3 INVALID_ARGUMENT"]);
         assert.equal(s.inflight + s.queued + s.subscriptions.size, 0);
@@ -935,10 +936,11 @@ describe("Session: the core's contract (issue 9)", () => {
 
     it("non-string topics and non-byte payloads from plain JavaScript are INVALID_ARGUMENT", () => {
       const s = online();
-      const bad = (r: unknown) => acts(s.publish(r as never, 0, 1));
-      assert.deepEqual(bad({ topic: 5, payload: new Uint8Array(1) }), ["reject 1 INVALID_ARGUMENT"]);
-      assert.deepEqual(bad({ topic: "t", payload: "text" }), ["reject 1 INVALID_ARGUMENT"]);
-      assert.deepEqual(bad({ topic: "t", payload: new Uint8Array(1), retain: "yes" }), ["reject 1 INVALID_ARGUMENT"]);
+      const bad = (...args: unknown[]) => acts((s.publish as (...a: unknown[]) => Action[])(...args, 0, 1));
+      assert.deepEqual(bad(5, new Uint8Array(1), 0, false), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(bad("t", "text", 0, false), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(bad("t", new Uint8Array(1), 0, "yes"), ["reject 1 INVALID_ARGUMENT"]);
+      assert.deepEqual(bad("t", new Uint8Array(1), "1", false), ["reject 1 INVALID_ARGUMENT"]);
       assert.deepEqual(acts(s.subscribe([7] as never, 0, 2)), ["reject 2 INVALID_ARGUMENT"]);
       assert.deepEqual(acts(s.unsubscribe([1, 2] as never, 0, 3)), ["reject 3 INVALID_ARGUMENT"]);
       assert.equal(s.queued + s.inflight, 0);
@@ -948,8 +950,8 @@ describe("Session: the core's contract (issue 9)", () => {
   describe("MQTT 3.1", () => {
     it("sends MQIsdp level 3 and refuses a client id over 23 characters", () => {
       const s = new Session({ clientId: "c31", protocolVersion: 3, keepalive: 30 });
-      const [send] = s.transportUp(0) as unknown as [{ parts: Uint8Array[] }];
-      assert.deepEqual([...send.parts[0].subarray(0, 12)], [0x10, 17, 0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3, 2]);
+      const [send] = s.transportUp(0) as unknown as [{ bytes: Uint8Array }];
+      assert.deepEqual([...send.bytes.subarray(0, 12)], [0x10, 17, 0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3, 2]);
       assert.throws(() => new Session({ clientId: "x".repeat(24), protocolVersion: 3 }), /1 to 23/);
     });
 
@@ -957,7 +959,7 @@ describe("Session: the core's contract (issue 9)", () => {
       const s = online({ clientId: "c31", protocolVersion: 3, clean: false });
       s.subscribe([{ topic: "a", qos: 1 }], 0, 1);
       rx(s, 0, suback(1, 1));
-      s.publish(msg("t", "p", 1), 0, 2);
+      s.publish(...msg("t", "p", 1), 0, 2);
       s.transportDown(1);
       s.transportUp(1);
       assert.deepEqual(rx(s, 1, connack(false)), ["connected sp=0", "send PUBLISH t q1 #2 dup 'p'", "send SUBSCRIBE #3 a:1"]);

@@ -137,9 +137,9 @@ class Schedule {
             depth--;
           }
           if (depth === 0 && Array.isArray(r)) {
-            for (const a of r as { type?: string; parts?: Uint8Array[] }[]) {
+            for (const a of r as { type?: string; bytes?: Uint8Array; payload?: Uint8Array }[]) {
               if (a?.type === "close") break;
-              if (a?.type === "send" && a.parts) for (const p of a.parts) this.emitted += p.length;
+              if (a?.type === "send") this.emitted += (a.bytes?.length ?? 0) + (a.payload?.length ?? 0);
             }
           }
           return r;
