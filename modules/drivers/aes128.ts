@@ -18,15 +18,24 @@ function mul(a: number, b: number): number {
   return r;
 }
 
-// The S-box: the multiplicative inverse followed by the affine map (FIPS-197 5.1.1).
-for (let x = 0; x < 256; x++) {
-  let inv = 0;
-  if (x) for (inv = 1; mul(x, inv) !== 1; inv++);
-  let s = inv;
-  for (let i = 1; i < 5; i++) s ^= ((inv << i) | (inv >> (8 - i))) & 0xff;
-  s ^= 0x63;
-  SBOX[x] = s;
-  INV_SBOX[s] = x;
+// The S-box: the multiplicative inverse followed by the affine map (FIPS-197 5.1.1). The
+// powers of the generator 3 run through every non-zero element, so the inverse of 3^k is
+// 3^(255-k): 256 steps, where searching for each inverse would cost XS about ten million
+// bytecodes at boot.
+{
+  const exp = new Uint8Array(255), log = new Uint8Array(256);
+  for (let k = 0, p = 1; k < 255; k++, p ^= xtime(p)) { // p * 3 = p ^ p * x
+    exp[k] = p;
+    log[p] = k;
+  }
+  for (let x = 0; x < 256; x++) {
+    const inv = x ? exp[(255 - log[x]) % 255] : 0;
+    let s = inv;
+    for (let i = 1; i < 5; i++) s ^= ((inv << i) | (inv >> (8 - i))) & 0xff;
+    s ^= 0x63;
+    SBOX[x] = s;
+    INV_SBOX[s] = x;
+  }
 }
 
 export class AesError extends Error {}

@@ -156,18 +156,12 @@ export class MqttClient extends Emitter<ClientEvents> {
    */
   publish(topic: string, payload: string | Uint8Array | ArrayBuffer, options: PublishOptions = {}): Promise<void> {
     // The hot path: written out rather than through #request, which costs a closure on XS.
+    // What throws in the executor (a bad payload or options) rejects the promise.
     return new Promise<void>((resolve, reject) => {
-      let actions: Action[];
-      try {
-        const o = options ?? {};
-        if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
-        const op: Pending = { resolve: resolve as (v: unknown) => void, reject };
-        actions = this.session.publish(topic, toPayload(payload), o.qos ?? 0, o.retain ?? false, this.#now(), op);
-      } catch (e) {
-        reject(asArgumentError(e));
-        return;
-      }
-      this.#run(actions);
+      const o = options ?? {};
+      if (typeof o !== "object") throw new MqttError("INVALID_ARGUMENT", "options must be an object");
+      const op: Pending = { resolve: resolve as (v: unknown) => void, reject };
+      this.#run(this.session.publish(topic, payload instanceof Uint8Array ? payload : toPayload(payload), o.qos ?? 0, o.retain ?? false, this.#now(), op));
     });
   }
 
@@ -258,21 +252,40 @@ export class MqttClient extends Emitter<ClientEvents> {
     // The session's deadline only comes earlier by a ping (its timeout), a change of state
     // or a refusal; else the armed timer stands (firing early is harmless).
     let rearm = this.#tickTimer === undefined;
+    let direct = 0; // bytes written straight to the socket
     for (let i = 0; i < actions.length; i++) {
       const a = actions[i];
       // A handler that disconnected mid-batch makes the batch's later sends and deliveries stale.
-      if (epoch !== this.#epoch && (a.type === "send" || a.type === "message")) continue;
       switch (a.type) {
-        case "send":
-          this.#out.push(a.bytes);
-          this.#enqueued += a.bytes.length;
+        case "send": {
+          if (epoch !== this.#epoch) break;
+          const bytes = a.bytes;
+          const n = bytes.length;
+          this.#enqueued += n;
+          if (!reading && this.#enqueued - n === this.#written && n <= this.#writable && this.#socketUp) {
+            // Nothing waits and the socket has room: straight to it, no queue (a read's
+            // answers instead leave together once it is handled).
+            let result: number | void;
+            try {
+              result = (this.#socket as Socket).write(bytes);
+            } catch (e) {
+              this.#close(new MqttError("DISCONNECTED", "socket write failed", undefined, e));
+              break;
+            }
+            this.#writable = typeof result === "number" ? result : this.#writable - n;
+            this.#written += n;
+            direct += n;
+          } else this.#out.push(bytes);
           if (a.payload) {
             this.#out.push(a.payload);
             this.#enqueued += a.payload.length;
           }
           if (a.ping) rearm = true;
-          if (a.op !== undefined) this.#writtenOps.push({ at: this.#enqueued, op: a.op as Pending });
+          if (a.op === undefined) break;
+          if (this.#enqueued === this.#written) (a.op as Pending).resolve(undefined);
+          else this.#writtenOps.push({ at: this.#enqueued, op: a.op as Pending });
           break;
+        }
         case "close":
           // "connected" before "disconnected", even within one batch
           if (connected) this.#announce(connected);
@@ -287,7 +300,7 @@ export class MqttClient extends Emitter<ClientEvents> {
           rearm = true;
           break;
         case "message":
-          this.#deliver(a.packet);
+          if (epoch === this.#epoch) this.#deliver(a.packet);
           break;
         case "resolve":
           (a.op as Pending).resolve(a.value);
@@ -318,6 +331,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     // A batch's packets are written now (a read's batches once, at its end). Coalescing
     // across calls is the host socket's job (Node corks until the microtasks settle; lwip
     // has Nagle): a microtask per turn here costs 78 heap slots on XS.
+    if (direct !== 0 && epoch === this.#epoch) this.#wrote(direct);
     if (!reading && this.#enqueued !== this.#written) this.#flush();
     if (rearm) this.#armTick();
   }
@@ -552,13 +566,17 @@ export class MqttClient extends Emitter<ClientEvents> {
       while (this.#writtenOps.length && this.#writtenOps[0].at <= this.#written) {
         (this.#writtenOps.shift() as { op: Pending }).op.resolve(undefined);
       }
-      // Room in the write budget: the session may send what it held back.
-      const more = this.session.written(n, this.#now());
-      if (more.length) this.#run(more);
+      this.#wrote(n);
     }
     this.#flushing = false;
     if (this.#closeAfterFlush && this.#unwritten === 0) this.#close();
     else if (this.#readPending && this.#socket && !this.session.writeBlocked) this.#onReadable(0);
+  }
+
+  /** Tells the session `n` bytes reached the socket: room in its write budget may let it send what it held back. */
+  #wrote(n: number): void {
+    const more = this.session.written(n, this.#now());
+    if (more.length !== 0) this.#run(more);
   }
 
   /** Closes the socket; an error means the link failed, none means disconnect() finished. */

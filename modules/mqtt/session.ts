@@ -7,8 +7,8 @@ import type { Packet, PublishPacket, QoS, SkippedPacket, Subscription, Will } fr
 import { MqttError } from "./errors.js";
 import { encode, writePublish, MAX_REMAINING_LENGTH } from "./encode.js";
 import { Decoder } from "./decode.js";
-import { utf8Length, encodeUtf8 } from "./utf8.js";
-import { topicNameError, topicFilterError } from "./topic.js";
+import { measureUtf8, encodeUtf8 } from "./utf8.js";
+import { NOT_PLAIN_TOPIC_NAME, topicNameError, topicFilterError } from "./topic.js";
 import type { StoredMessage } from "./io.js";
 
 export type OverflowPolicy = "reject-new" | "drop-oldest";
@@ -407,8 +407,10 @@ export class Session {
     // While reading is paused (writeBlocked), a PINGRESP cannot be seen: writes that still
     // progress are the proof of life instead.
     if (bytes > 0 && this.#pingDeadline && this.#unwritten >= this.maxUnwritten) this.#pingDeadline = Math.max(this.#pingDeadline, now + this.pingTimeoutMs);
-    this.#unwritten = Math.max(0, this.#unwritten - bytes);
-    if (!this.#queue.length || this.writeBlocked) return NO_ACTIONS; // called per socket write: no garbage
+    const unwritten = this.#unwritten - bytes;
+    this.#unwritten = unwritten > 0 ? unwritten : 0;
+    // Called per socket write: no garbage, and no getter or Math call (each costs on XS).
+    if (this.#queue.length === 0 || this.#unwritten >= this.maxUnwritten) return NO_ACTIONS;
     const actions: Action[] = [];
     this.#drain(now, actions);
     return actions;
@@ -508,9 +510,9 @@ export class Session {
       id: 0, released: false, sent: false, op,
     };
     const online = this.#state === "connected";
-    // writeBlocked written out: a getter call costs on XS, and this is the hot path.
+    // writeBlocked and #idFree written out: a call costs on XS, and this is the hot path.
     if (online && this.#queue.length === 0 && this.#unwritten < this.maxUnwritten &&
-        (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#idFree()))) {
+        (qos === 0 || (this.#inflight.size < this.inflightWindow && this.#inflight.size + this.#controlInflight.size < 0xffff))) {
       this.#transmit(out, now, actions);
       return actions;
     }
@@ -523,7 +525,7 @@ export class Session {
     }
     this.#queue.push(out);
     this.#queuedBytes += out.payload.length;
-    if (qos > 0) this.#store(out, actions);
+    if (qos > 0 && this.persist) actions.push({ type: "store", message: stored(out) });
     return actions;
   }
 
@@ -658,7 +660,7 @@ export class Session {
         const out = this.#inflight.get(packet.id);
         if (out && out.qos === 2 && !out.released) {
           out.released = true;
-          this.#store(out, actions);
+          if (this.persist) actions.push({ type: "store", message: stored(out) });
         }
         // Answer even an unknown id so the broker can finish its side [MQTT-4.3.3-1].
         actions.push(this.#send(encode({ type: P.PUBREL, id: packet.id }), now));
@@ -694,7 +696,8 @@ export class Session {
         this.#fail(actions, new MqttError("PROTOCOL_ERROR", `a server must not send ${packetName(packet)}`, "MQTT-4.8.0-1"));
         return;
     }
-    this.#drain(now, actions);
+    // An acknowledgement freed a place in the window: send what waits for one.
+    if (this.#queue.length !== 0 || this.#controlQueue.length !== 0) this.#drain(now, actions);
   }
 
   #connack(packet: P.ConnackPacket, now: number, actions: Action[]): void {
@@ -913,7 +916,7 @@ export class Session {
     if (out.qos > 0) {
       out.id = this.#allocateId();
       this.#inflight.set(out.id, out);
-      this.#store(out, actions);
+      if (this.persist) actions.push({ type: "store", message: stored(out) });
     }
     this.#sendPublish(out, false, now, actions);
     out.sent = true;
@@ -935,10 +938,6 @@ export class Session {
     actions.push(whole
       ? (op !== undefined ? { type: "send", bytes, op } : { type: "send", bytes })
       : (op !== undefined ? { type: "send", bytes, payload: out.payload, op } : { type: "send", bytes, payload: out.payload }));
-  }
-
-  #store(out: Outgoing, actions: Action[]): void {
-    if (this.persist) actions.push({ type: "store", message: stored(out) });
   }
 
   #finish(out: Outgoing, actions: Action[]): void {
@@ -1004,17 +1003,17 @@ function invalid(message: string, clause?: string): MqttError {
  */
 function checkPublish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean): MqttError | number {
   if (typeof topic !== "string") return invalid(`topic must be a string, not ${typeof topic}`);
-  const e = topicNameError(topic);
-  if (e) return invalid(e[0], e[1]);
+  // The usual topic is settled by one native test; the rest get the full checks.
+  const plain = topic.length !== 0 && !NOT_PLAIN_TOPIC_NAME.test(topic);
+  if (!plain) {
+    const e = topicNameError(topic);
+    if (e) return invalid(e[0], e[1]);
+  }
   if (qos !== 0 && qos !== 1 && qos !== 2) return invalid(`QoS ${String(qos)} is not 0, 1 or 2`, "MQTT-3.3.1-4");
   if (!(payload instanceof Uint8Array)) return invalid("payload must be a Uint8Array");
   if (typeof retain !== "boolean") return invalid("retain must be a boolean");
-  let length: number;
-  try {
-    length = utf8Length(topic);
-  } catch (err) {
-    return err as MqttError;
-  }
+  const length = plain ? topic.length : measureUtf8(topic);
+  if (typeof length !== "number") return length;
   if (length > 0xffff) return invalid(`topic of ${length} bytes is longer than 65535`, "MQTT-1.5.3");
   if (2 + length + 2 + payload.length > MAX_REMAINING_LENGTH) return invalid(`payload of ${payload.length} bytes exceeds the MQTT maximum`, "MQTT-2.2.3");
   return length;
@@ -1024,12 +1023,8 @@ function filterError(filter: unknown): MqttError | null {
   if (typeof filter !== "string") return invalid(`topic filter must be a string, not ${typeof filter}`);
   const e = topicFilterError(filter);
   if (e) return invalid(e[0], e[1]);
-  let length: number;
-  try {
-    length = utf8Length(filter);
-  } catch (err) {
-    return err as MqttError;
-  }
+  const length = measureUtf8(filter);
+  if (typeof length !== "number") return length;
   return length > 0xffff ? invalid(`topic filter of ${length} bytes is longer than 65535`, "MQTT-1.5.3") : null;
 }
 

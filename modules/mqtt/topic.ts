@@ -5,6 +5,13 @@
 
 import { MqttError } from "./errors.js";
 
+/**
+ * Matches any character that keeps a topic name from being plain: outside ASCII, U+0000, or a
+ * wildcard. A non-empty name it does not match is valid and its UTF-8 length is its length, as
+ * one native test shows (no g flag: the test keeps no state).
+ */
+export const NOT_PLAIN_TOPIC_NAME = /[^\x01-\x22\x24-\x2a\x2c-\x7f]/;
+
 /** Null when valid, else the reason and clause. Names carry no wildcards. */
 export function topicNameError(topic: string): [string, string] | null {
   if (topic.length === 0) return ["topic name is empty", "MQTT-4.7.3-1"];

@@ -55,19 +55,26 @@ export const writeAscii = JIT ? writeAsciiJit : writeAsciiNative;
 
 /** Byte length of str in UTF-8; throws INVALID_ARGUMENT for what MQTT forbids. */
 export function utf8Length(str: string): number {
+  const n = measureUtf8(str);
+  if (typeof n !== "number") throw n;
+  return n;
+}
+
+/** utf8Length without the throw (a try block costs on XS): the length, or why MQTT forbids str. */
+export function measureUtf8(str: string): number | MqttError {
   if (!NOT_PLAIN.test(str)) return str.length; // plain ASCII: a byte per code unit, nothing to refuse
   const n = str.length;
   let bytes = n;
   for (let i = 0; i < n; i++) {
     const c = str.charCodeAt(i);
     if (c < 0x80) {
-      if (c === 0) throw new MqttError("INVALID_ARGUMENT", "string contains U+0000", "MQTT-1.5.3-2");
+      if (c === 0) return new MqttError("INVALID_ARGUMENT", "string contains U+0000", "MQTT-1.5.3-2");
     } else if (c < 0x800) {
       bytes += 1;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       const d = str.charCodeAt(i + 1);
       if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) {
-        throw new MqttError("INVALID_ARGUMENT", "string contains a lone surrogate", "MQTT-1.5.3-1");
+        return new MqttError("INVALID_ARGUMENT", "string contains a lone surrogate", "MQTT-1.5.3-1");
       }
       bytes += 2; // 4 bytes for 2 code units
       i++;

@@ -163,6 +163,44 @@ describe("MqttClient with a fake socket and clock", () => {
     assert.deepEqual(s.takeShown(), ["PUBACK #1", "PUBACK #2", "PUBREC #3"]);
   });
 
+  it("writes a publish at once when nothing waits, and queues one behind what the socket cannot take yet", async () => {
+    const { client, s } = await connected();
+    s.take();
+    s.writable(30);
+    const first = outcome(client.publish("a", "1"));
+    assert.deepEqual(s.log.slice(-1), ["write 6"], "written within publish(), no flush turn");
+    await microtasks();
+    assert.equal(first.settled, true, "a QoS 0 publish written whole resolves");
+    const big = outcome(client.publish("b", "x".repeat(40)));
+    const after = outcome(client.publish("c", "2"));
+    await microtasks();
+    assert.equal(after.settled, false, "a small publish does not pass the one still being written");
+    s.writable(100);
+    await microtasks();
+    assert.deepEqual(s.takeShown(), ["PUBLISH a q0 '1'", `PUBLISH b q0 '${"x".repeat(40)}'`, "PUBLISH c q0 '2'"]);
+    assert.equal(big.settled && after.settled, true);
+    assert.equal(s.overrun, 0);
+  });
+
+  it("a socket write that throws closes the link with DISCONNECTED; the QoS 1 message is sent on the next connection", async () => {
+    const { client, s, net, clock, log } = await connected({ reconnect: { initialMs: 1000, maxMs: 1000 } });
+    s.take();
+    log.length = 0;
+    s.write = () => { throw new Error("EPIPE"); };
+    const p = outcome(client.publish("q/1", "a", { qos: 1 }));
+    assert.deepEqual(log, ["error DISCONNECTED", "disconnected DISCONNECTED 500", "reconnecting 1 500"]);
+    clock.advance(500);
+    const next = net.last;
+    assert.notEqual(next, s);
+    next.writable(65_536);
+    next.send(connack());
+    await microtasks();
+    assert.deepEqual(next.takeShown().slice(1), ["PUBLISH q/1 q1 #2 'a'"], "a clean session sends it anew");
+    next.send({ type: P.PUBACK, id: 2 });
+    await microtasks();
+    assert.equal(p.settled && p.error === undefined, true);
+  });
+
   it("resolves QoS 1 on PUBACK and QoS 2 on PUBCOMP", async () => {
     const { client, s } = await connected();
     const p1 = outcome(client.publish("q/1", "a", { qos: 1 }));

@@ -14,7 +14,7 @@ import type { Packet, PublishPacket } from "../../modules/mqtt/packets.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
 import { encode, encodePublishHeader } from "../../modules/mqtt/encode.js";
 import { Decoder } from "../../modules/mqtt/decode.js";
-import { topicMatches, topicFilterError, topicNameError } from "../../modules/mqtt/topic.js";
+import { NOT_PLAIN_TOPIC_NAME, topicMatches, topicFilterError, topicNameError } from "../../modules/mqtt/topic.js";
 import { decodeUtf8, encodeUtf8, utf8Length } from "../../modules/mqtt/utf8.js";
 import { prng as mulberry32, ok, same, withoutStacks } from "./fakes.js";
 
@@ -941,6 +941,17 @@ describe("topic: topicFilterError and topicNameError", () => {
       assert.equal(e === null ? null : e[1], clause);
     });
   }
+
+  it("a name NOT_PLAIN_TOPIC_NAME passes is valid and one byte per character, for every UTF-16 code unit", () => {
+    // The session's fast check must never let through what the full checks refuse.
+    for (let c = 0; c <= 0xffff; c++) {
+      const name = `a${String.fromCharCode(c)}`;
+      if (NOT_PLAIN_TOPIC_NAME.test(name)) continue;
+      assert.equal(topicNameError(name), null, `U+${c.toString(16)}`);
+      assert.equal(utf8Length(name), name.length, `U+${c.toString(16)}`);
+    }
+    for (const c of ["#", "+", "\0", "é", "\ud800"]) assert.equal(NOT_PLAIN_TOPIC_NAME.test(`a/${c}`), true, c);
+  });
 });
 
 // ---------------------------------------------------------------------------------------

@@ -119,6 +119,10 @@ describe("XS meters (xsnap, virtual clock, mosquitto)", function () {
         assert.ok(p.cranks > 0 && p.compute > 0 && p.allocate > 0 && p.currentHeapCount > 0, `${name}: ${JSON.stringify(p)}`);
       }
     }
+    // Module set-up is boot time on a device: the five products, client and bridge together
+    // took about 124,000 computrons; battery-hawk's AES S-box once searched its way to ten
+    // million. A bound an order of magnitude up catches such a loop at load.
+    assert.ok(runs[0]!.phases.load.compute < 1_000_000, `module set-up ${runs[0]!.phases.load.compute} computrons`);
     // Reproducible: the same cranks, the same computrons.
     const compute = (r: Run): Record<string, [number, number]> =>
       Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, [p.cranks, p.compute]]));
