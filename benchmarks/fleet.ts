@@ -363,7 +363,7 @@ async function main(): Promise<void> {
     `fd limit ${(await import("node:child_process")).execSync("ulimit -n", { shell: "/bin/sh" }).toString().trim()}; node ${process.version}`);
   const fleet: Record<string, FleetResult[]> = {};
   const bare: Record<string, { perClient: number; connectMs: number }[]> = { ours: [], "mqtt.js": [] };
-  const common = ["--devices", String(args.devices), ...(args.products ? ["--products", args.products.join(",")] : [])];
+  const common = ["--devices", String(args.devices), ...(args.products ? ["--products", args.products.join(",")] : []), ...(args.snapshot ? ["--snapshot"] : [])];
   const builds = args.baseline ? [["this build", SELF], ["baseline", args.baseline]] : [["this build", SELF]];
   for (let r = 0; r < args.runs; r++) {
     for (const b of brokers) {

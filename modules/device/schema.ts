@@ -14,8 +14,13 @@ export interface SchemaError {
 /** What ajv's standalone code exports for one schema. */
 export type CompiledSchema = ((data: unknown) => boolean) & { errors?: SchemaError[] | null };
 
+/** One Validator per schema, shared by every device of a fleet (a closure each would cost them all). */
+const validators = new WeakMap<CompiledSchema, Validator>();
+
 export function schemaValidator(compiled: CompiledSchema): Validator {
-  return (value) => (compiled(value) ? undefined : describeSchemaError(compiled.errors?.[0]));
+  let validator = validators.get(compiled);
+  if (!validator) validators.set(compiled, validator = (value) => (compiled(value) ? undefined : describeSchemaError(compiled.errors?.[0])));
+  return validator;
 }
 
 export function describeSchemaError(error: SchemaError | undefined): string {

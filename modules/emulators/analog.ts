@@ -18,26 +18,41 @@ export class EmulatedAnalog {
   readonly #options: AnalogChannelOptions;
   /** "open": reads full scale; "dead": read() throws. */
   fault: "open" | "dead" | undefined = undefined;
+  readonly resolution: number;
+  /**
+   * The ECMA-419 class for this channel: `{ io: channel.io, pin: 34 }`. One class for every
+   * channel, bound to this one: a class per channel would cost a fleet kilobytes each.
+   */
+  readonly io: new (options: Record<string, unknown>) => Analog419;
 
   constructor(options: AnalogChannelOptions) {
     this.#options = options;
+    this.resolution = options.resolution ?? 12;
+    this.io = AnalogIO.bind(null, this);
   }
 
-  /** The ECMA-419 class for this channel: `{ io: channel.io, pin: 34 }`. */
-  get io(): new (options: Record<string, unknown>) => Analog419 {
-    const channel = this;
-    const bits = this.#options.resolution ?? 12;
-    const fullScale = this.#options.fullScale ?? 3.3;
-    return class implements Analog419 {
-      readonly resolution = bits;
-      read(): number {
-        const max = (1 << bits) - 1;
-        if (channel.fault === "dead") throw new Error("ADC not responding");
-        if (channel.fault === "open") return max;
-        const v = channel.#options.volts();
-        return Math.max(0, Math.min(max, Math.round((v / fullScale) * max)));
-      }
-      close(): void {}
-    };
+  /** One conversion: the model's volts quantised, the rail when open; throws when dead. */
+  sample(): number {
+    const max = (1 << this.resolution) - 1;
+    if (this.fault === "dead") throw new Error("ADC not responding");
+    if (this.fault === "open") return max;
+    const v = this.#options.volts();
+    return Math.max(0, Math.min(max, Math.round((v / (this.#options.fullScale ?? 3.3)) * max)));
   }
+}
+
+class AnalogIO implements Analog419 {
+  readonly #channel: EmulatedAnalog;
+  readonly resolution: number;
+
+  constructor(channel: EmulatedAnalog, _options: Record<string, unknown>) {
+    this.#channel = channel;
+    this.resolution = channel.resolution;
+  }
+
+  read(): number {
+    return this.#channel.sample();
+  }
+
+  close(): void {}
 }

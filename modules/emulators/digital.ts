@@ -11,24 +11,36 @@ export class EmulatedPin {
   /** Every level written, in order (bounded to the last 64). */
   readonly writes: (0 | 1)[] = [];
 
-  /** The ECMA-419 class for this pin: `{ io: pin.io, pin: 23, mode: "output" }`. */
-  get io(): new (options: Record<string, unknown>) => Digital419 {
-    const pin = this;
-    return class implements Digital419 {
-      #closed = false;
-      read(): 0 | 1 {
-        if (this.#closed) throw new Error("closed");
-        return pin.stuck ?? pin.level;
-      }
-      write(value: 0 | 1): void {
-        if (this.#closed) throw new Error("closed");
-        pin.level = value ? 1 : 0;
-        pin.writes.push(pin.level);
-        if (pin.writes.length > 64) pin.writes.shift();
-      }
-      close(): void {
-        this.#closed = true;
-      }
-    };
+  /** The ECMA-419 class for this pin: `{ io: pin.io, pin: 23, mode: "output" }` (one class, bound to this pin). */
+  readonly io: new (options: Record<string, unknown>) => Digital419 = DigitalIO.bind(null, this);
+
+  /** A driver's write: the level, remembered. */
+  drive(value: 0 | 1): void {
+    this.level = value ? 1 : 0;
+    this.writes.push(this.level);
+    if (this.writes.length > 64) this.writes.shift();
+  }
+}
+
+class DigitalIO implements Digital419 {
+  readonly #pin: EmulatedPin;
+  #closed = false;
+
+  constructor(pin: EmulatedPin, _options: Record<string, unknown>) {
+    this.#pin = pin;
+  }
+
+  read(): 0 | 1 {
+    if (this.#closed) throw new Error("closed");
+    return this.#pin.stuck ?? this.#pin.level;
+  }
+
+  write(value: 0 | 1): void {
+    if (this.#closed) throw new Error("closed");
+    this.#pin.drive(value);
+  }
+
+  close(): void {
+    this.#closed = true;
   }
 }

@@ -20,6 +20,11 @@ export class I2CNack extends Error {}
 
 export class EmulatedI2C {
   readonly #parts = new Map<number, I2CPart>();
+  /**
+   * The ECMA-419 class for this bus: `{ io: bus.io, data: 21, clock: 22, hz: 100_000, address: 0x44 }`
+   * (one class, bound to this bus).
+   */
+  readonly io: new (options: Record<string, unknown>) => I2C419 = I2CIO.bind(null, this);
 
   /** Puts a part on the bus at `address` (0x08..0x77; one part per address). */
   attach(address: number, part: I2CPart): this {
@@ -34,49 +39,52 @@ export class EmulatedI2C {
     this.#parts.delete(address);
   }
 
-  /** The ECMA-419 class for this bus: `{ io: bus.io, data: 21, clock: 22, hz: 100_000, address: 0x44 }`. */
-  get io(): new (options: Record<string, unknown>) => I2C419 {
-    const parts = this.#parts;
-    return class implements I2C419 {
-      readonly #address: number;
-      #closed = false;
+  /** The part at `address`, if one is attached. */
+  part(address: number): I2CPart | undefined {
+    return this.#parts.get(address);
+  }
+}
 
-      constructor(options: Record<string, unknown>) {
-        const { address, hz } = options;
-        if (typeof address !== "number" || !Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`invalid I2C address ${String(address)}`);
-        if (hz !== undefined && !(typeof hz === "number" && hz > 0)) throw new RangeError(`invalid I2C hz ${String(hz)}`);
-        this.#address = address;
-      }
+class I2CIO implements I2C419 {
+  readonly #bus: EmulatedI2C;
+  readonly #address: number;
+  #closed = false;
 
-      write(data: ArrayBuffer | ArrayBufferView): void {
-        if (data.byteLength > MAX_TRANSFER) throw new RangeError(`I2C write of ${data.byteLength} bytes (at most ${MAX_TRANSFER})`);
-        const bytes = data instanceof ArrayBuffer ? new Uint8Array(data).slice() : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-        if (!this.#part().write(bytes)) throw this.#nack("write");
-      }
+  constructor(bus: EmulatedI2C, options: Record<string, unknown>) {
+    const { address, hz } = options;
+    if (typeof address !== "number" || !Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`invalid I2C address ${String(address)}`);
+    if (hz !== undefined && !(typeof hz === "number" && hz > 0)) throw new RangeError(`invalid I2C hz ${String(hz)}`);
+    this.#bus = bus;
+    this.#address = address;
+  }
 
-      read(byteLength: number): ArrayBuffer {
-        if (!Number.isInteger(byteLength) || byteLength < 1 || byteLength > MAX_TRANSFER) throw new RangeError(`I2C read of ${byteLength} bytes (1 to ${MAX_TRANSFER})`);
-        const got = this.#part().read(byteLength);
-        if (!got) throw this.#nack("read");
-        const out = new Uint8Array(byteLength);
-        out.set(got.subarray(0, byteLength));
-        return out.buffer;
-      }
+  write(data: ArrayBuffer | ArrayBufferView): void {
+    if (data.byteLength > MAX_TRANSFER) throw new RangeError(`I2C write of ${data.byteLength} bytes (at most ${MAX_TRANSFER})`);
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data).slice() : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    if (!this.#part().write(bytes)) throw this.#nack("write");
+  }
 
-      close(): void {
-        this.#closed = true;
-      }
+  read(byteLength: number): ArrayBuffer {
+    if (!Number.isInteger(byteLength) || byteLength < 1 || byteLength > MAX_TRANSFER) throw new RangeError(`I2C read of ${byteLength} bytes (1 to ${MAX_TRANSFER})`);
+    const got = this.#part().read(byteLength);
+    if (!got) throw this.#nack("read");
+    const out = new Uint8Array(byteLength);
+    out.set(got.subarray(0, byteLength));
+    return out.buffer;
+  }
 
-      #part(): I2CPart {
-        if (this.#closed) throw new Error("I2C closed");
-        const part = parts.get(this.#address);
-        if (!part) throw this.#nack("address");
-        return part;
-      }
+  close(): void {
+    this.#closed = true;
+  }
 
-      #nack(what: string): I2CNack {
-        return new I2CNack(`I2C ${what} not acknowledged by 0x${this.#address.toString(16)}`);
-      }
-    };
+  #part(): I2CPart {
+    if (this.#closed) throw new Error("I2C closed");
+    const part = this.#bus.part(this.#address);
+    if (!part) throw this.#nack("address");
+    return part;
+  }
+
+  #nack(what: string): I2CNack {
+    return new I2CNack(`I2C ${what} not acknowledged by 0x${this.#address.toString(16)}`);
   }
 }

@@ -56,41 +56,13 @@ export class ModbusLine {
     return this;
   }
 
-  /** The ECMA-419 serial class of the master's end: `{ io: line.io, port: 2, baud: 9600 }`. */
-  get io(): new (options: Record<string, unknown>) => Serial419 {
-    const line = this;
-    return class implements Serial419 {
-      #inbox: number[] = [];
-      #closed = false;
-      readonly #onReadable: ((count: number) => void) | undefined;
+  /** The ECMA-419 serial class of the master's end: `{ io: line.io, port: 2, baud: 9600 }` (one class, bound to this line). */
+  readonly io: new (options: Record<string, unknown>) => Serial419 = SerialIO.bind(null, this);
 
-      constructor(options: Record<string, unknown>) {
-        this.#onReadable = options.onReadable as ((count: number) => void) | undefined;
-      }
-
-      read(): ArrayBuffer | undefined {
-        if (this.#inbox.length === 0) return undefined;
-        const out = Uint8Array.from(this.#inbox);
-        this.#inbox = [];
-        return out.buffer;
-      }
-
-      write(data: ArrayBuffer | ArrayBufferView): void {
-        if (this.#closed) throw new Error("closed");
-        const frame = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-        const answer = line.#answer(frame.slice());
-        if (!answer) return;
-        line.#timer.set(() => {
-          if (this.#closed) return;
-          for (const b of answer) this.#inbox.push(b);
-          this.#onReadable?.(answer.length);
-        }, (frame.length + answer.length) * line.msPerByte + 2);
-      }
-
-      close(): void {
-        this.#closed = true;
-      }
-    };
+  /** A request frame from the master: the addressed slave's answer, if any, arrives after the line's transfer time. */
+  request(frame: Uint8Array, deliver: (answer: Uint8Array) => void): void {
+    const answer = this.#answer(frame);
+    if (answer) this.#timer.set(() => deliver(answer), (frame.length + answer.length) * this.msPerByte + 2);
   }
 
   #answer(frame: Uint8Array): Uint8Array | undefined {
@@ -118,6 +90,39 @@ export class ModbusLine {
       out = out.subarray(0, out.length >> 1);
     }
     return out;
+  }
+}
+
+class SerialIO implements Serial419 {
+  readonly #line: ModbusLine;
+  #inbox: number[] = [];
+  #closed = false;
+  readonly #onReadable: ((count: number) => void) | undefined;
+
+  constructor(line: ModbusLine, options: Record<string, unknown>) {
+    this.#line = line;
+    this.#onReadable = options.onReadable as ((count: number) => void) | undefined;
+  }
+
+  read(): ArrayBuffer | undefined {
+    if (this.#inbox.length === 0) return undefined;
+    const out = Uint8Array.from(this.#inbox);
+    this.#inbox = [];
+    return out.buffer;
+  }
+
+  write(data: ArrayBuffer | ArrayBufferView): void {
+    if (this.#closed) throw new Error("closed");
+    const frame = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.#line.request(frame.slice(), (answer) => {
+      if (this.#closed) return;
+      for (const b of answer) this.#inbox.push(b);
+      this.#onReadable?.(answer.length);
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
   }
 }
 

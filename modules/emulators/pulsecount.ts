@@ -30,25 +30,33 @@ export class EmulatedPulseCounter {
     return this.#total;
   }
 
-  /** The ECMA-419 class for this counter: `{ io: counter.io, signal: 27 }`. */
-  get io(): new (options: Record<string, unknown>) => PulseCount419 {
-    const counter = this;
-    return class implements PulseCount419 {
-      #base = counter.total;
-      #closed = false;
-      read(): number {
-        if (this.#closed) throw new Error("closed");
-        if (counter.fault === "dead") throw new Error("pulse counter not responding");
-        // Counted as a 32-bit integer, as the native class does.
-        return (counter.total - this.#base) | 0;
-      }
-      write(value: number): void {
-        if (this.#closed) throw new Error("closed");
-        this.#base = counter.total - (value | 0);
-      }
-      close(): void {
-        this.#closed = true;
-      }
-    };
+  /** The ECMA-419 class for this counter: `{ io: counter.io, signal: 27 }` (one class, bound to this counter). */
+  readonly io: new (options: Record<string, unknown>) => PulseCount419 = PulseCountIO.bind(null, this);
+}
+
+class PulseCountIO implements PulseCount419 {
+  readonly #counter: EmulatedPulseCounter;
+  #base: number;
+  #closed = false;
+
+  constructor(counter: EmulatedPulseCounter, _options: Record<string, unknown>) {
+    this.#counter = counter;
+    this.#base = counter.total;
+  }
+
+  read(): number {
+    if (this.#closed) throw new Error("closed");
+    if (this.#counter.fault === "dead") throw new Error("pulse counter not responding");
+    // Counted as a 32-bit integer, as the native class does.
+    return (this.#counter.total - this.#base) | 0;
+  }
+
+  write(value: number): void {
+    if (this.#closed) throw new Error("closed");
+    this.#base = this.#counter.total - (value | 0);
+  }
+
+  close(): void {
+    this.#closed = true;
   }
 }

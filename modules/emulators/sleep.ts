@@ -11,13 +11,16 @@ import type { TimerLike } from "../mqtt/io.js";
 export const RETAINED_WORDS = 32;
 
 export class EmulatedDeepSleep {
-  readonly #timer: TimerLike | undefined;
+  /** Wakes the node after each sleep; without one, sleeps are only recorded. */
+  readonly timer: TimerLike | undefined;
   readonly retained = new Uint32Array(RETAINED_WORDS);
   /** Durations slept, newest last (bounded: the last 64). */
   readonly sleeps: number[] = [];
+  /** The class for the bus: `{ io: sleep.io }` (one class, bound to this model). */
+  readonly io: new (options: Record<string, unknown>) => DeepSleep419 = DeepSleepIO.bind(null, this);
 
   constructor(options: { timer?: TimerLike } = {}) {
-    this.#timer = options.timer;
+    this.timer = options.timer;
   }
 
   /** Power lost and back: the retained memory reads zeros. */
@@ -25,52 +28,57 @@ export class EmulatedDeepSleep {
     this.retained.fill(0);
   }
 
-  /** The class for the bus: `{ io: sleep.io }`. */
-  get io(): new (options: Record<string, unknown>) => DeepSleep419 {
-    const model = this;
-    return class implements DeepSleep419 {
-      readonly retained = model.retained.length;
-      readonly #onWake: (() => void) | undefined;
-      #pending: unknown;
-      #closed = false;
+  /** A sleep of `ms` begins (recorded, bounded). */
+  record(ms: number): void {
+    this.sleeps.push(ms);
+    if (this.sleeps.length > 64) this.sleeps.shift();
+  }
+}
 
-      constructor(options: Record<string, unknown>) {
-        this.#onWake = typeof options.onWake === "function" ? (options.onWake as () => void) : undefined;
-      }
+class DeepSleepIO implements DeepSleep419 {
+  readonly #model: EmulatedDeepSleep;
+  readonly retained: number;
+  readonly #onWake: (() => void) | undefined;
+  #pending: unknown;
+  #closed = false;
 
-      getRetained(index: number): number {
-        return model.retained[this.#index(index)];
-      }
+  constructor(model: EmulatedDeepSleep, options: Record<string, unknown>) {
+    this.#model = model;
+    this.retained = model.retained.length;
+    this.#onWake = typeof options.onWake === "function" ? (options.onWake as () => void) : undefined;
+  }
 
-      setRetained(index: number, value: number): void {
-        model.retained[this.#index(index)] = value;
-      }
+  getRetained(index: number): number {
+    return this.#model.retained[this.#index(index)];
+  }
 
-      sleep(ms: number): void {
-        if (this.#closed) throw new Error("sleep closed");
-        if (this.#pending !== undefined) throw new Error("already asleep");
-        model.sleeps.push(ms);
-        if (model.sleeps.length > 64) model.sleeps.shift();
-        const timer = model.#timer;
-        if (!timer) return;
-        this.#pending = timer.set(() => {
-          this.#pending = undefined;
-          this.#onWake?.();
-        }, ms);
-      }
+  setRetained(index: number, value: number): void {
+    this.#model.retained[this.#index(index)] = value;
+  }
 
-      /** Cancels a pending wake: only an emulator can. */
-      close(): void {
-        this.#closed = true;
-        if (this.#pending !== undefined) model.#timer?.clear(this.#pending);
-        this.#pending = undefined;
-      }
+  sleep(ms: number): void {
+    if (this.#closed) throw new Error("sleep closed");
+    if (this.#pending !== undefined) throw new Error("already asleep");
+    this.#model.record(ms);
+    const timer = this.#model.timer;
+    if (!timer) return;
+    this.#pending = timer.set(() => {
+      this.#pending = undefined;
+      this.#onWake?.();
+    }, ms);
+  }
 
-      #index(index: number): number {
-        if (this.#closed) throw new Error("sleep closed");
-        if (!Number.isInteger(index) || index < 0 || index >= model.retained.length) throw new RangeError(`retained word ${index} of ${model.retained.length}`);
-        return index;
-      }
-    };
+  /** Cancels a pending wake: only an emulator can. */
+  close(): void {
+    this.#closed = true;
+    if (this.#pending !== undefined) this.#model.timer?.clear(this.#pending);
+    this.#pending = undefined;
+  }
+
+  #index(index: number): number {
+    if (this.#closed) throw new Error("sleep closed");
+    const words = this.#model.retained.length;
+    if (!Number.isInteger(index) || index < 0 || index >= words) throw new RangeError(`retained word ${index} of ${words}`);
+    return index;
   }
 }
