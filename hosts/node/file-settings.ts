@@ -1,12 +1,13 @@
 // Device settings in one JSON file per device: the desktop stand-in for Preference/NVS.
-// Each set rewrites the file through a temp file and a rename, so a crash leaves either the
-// old or the new contents, never a torn file. Nothing is read or made until first use, and a
-// host that knows there is no file says so: booting thousands of new devices then does no
-// file I/O per device.
+// Each set replaces the file through a temp file and a rename, so a crash leaves either the
+// old or the new contents, never a torn file; the write happens behind the event loop (see
+// file-writer.ts), and sets made while one is under way collapse into one. Nothing is read
+// or made until first use, and a host that knows there is no file says so: booting
+// thousands of new devices then does no file I/O per device.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import type { SettingsStore } from "../../modules/device/settings.js";
+import { FileWriter } from "./file-writer.js";
 
 export interface FileSettingsOptions {
   /** The host knows there is no file (it listed the folder): the defaults apply unread. */
@@ -15,11 +16,18 @@ export interface FileSettingsOptions {
 
 export class FileSettings implements SettingsStore {
   readonly path: string;
+  readonly #writer: FileWriter;
   #values: Record<string, unknown> | undefined;
 
   constructor(filePath: string, options: FileSettingsOptions = {}) {
-    this.path = path.resolve(filePath);
-    if (options.absent) this.#values = {};
+    this.#writer = FileWriter.for(filePath);
+    this.path = this.#writer.path;
+    if (options.absent && !this.#writer.busy) this.#values = {};
+  }
+
+  /** Failed writes (the values stay in memory). */
+  set onError(report: (error: unknown) => void) {
+    this.#writer.onError = report;
   }
 
   get<T>(key: string): T | undefined {
@@ -38,13 +46,21 @@ export class FileSettings implements SettingsStore {
     this.#write(next);
   }
 
+  /** Resolves once every set so far is on disk. */
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
+  }
+
   #read(): Record<string, unknown> {
     if (this.#values === undefined) {
-      let text = "";
-      try {
-        text = fs.readFileSync(this.path, "utf8");
-      } catch {
-        // missing or unreadable: the product's defaults apply
+      // Another instance's write may still be on its way: its contents are the truth.
+      let text = this.#writer.pendingContents ?? "";
+      if (!this.#writer.busy) {
+        try {
+          text = fs.readFileSync(this.path, "utf8");
+        } catch {
+          // missing or unreadable: the product's defaults apply
+        }
       }
       this.#values = parse(text);
     }
@@ -52,17 +68,7 @@ export class FileSettings implements SettingsStore {
   }
 
   #write(values: Record<string, unknown>): void {
-    const temp = `${this.path}.tmp`;
-    const text = JSON.stringify(values, null, 1);
-    try {
-      fs.writeFileSync(temp, text);
-    } catch (error) {
-      // The folder is made at the first write, not at boot.
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      fs.mkdirSync(path.dirname(this.path), { recursive: true });
-      fs.writeFileSync(temp, text);
-    }
-    fs.renameSync(temp, this.path);
+    this.#writer.replace(JSON.stringify(values, null, 1));
     this.#values = values;
   }
 }

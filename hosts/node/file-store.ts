@@ -1,15 +1,18 @@
 // Outbox persistence in a file: an append-only log of JSON lines, one per put or delete,
-// so each operation is a single small append. The log is rewritten with only the live puts
-// at load() and whenever it grows past max(compactAtBytes, 2 x live bytes), so after every
-// operation the file is at most that size (during one, plus a line, and the live bytes
-// again in the temp file). A rewrite of an N-byte log comes after at least N/2 bytes
-// appended or deleted since the last one, so its cost is amortised O(1) per operation.
-// Opening does no I/O, and a host that knows there is no log says so: a device that boots
-// with nothing to resend then touches no file until it stores a message.
+// so each operation is a single small append, written behind the event loop (see
+// file-writer.ts: queued in order, on disk within moments, and all of it at a normal exit).
+// The log is rewritten with only the live puts at load() and whenever it grows past
+// max(compactAtBytes, 2 x live bytes), so once written the file is at most that size (plus
+// a line, and the live bytes again in the temp file during a rewrite). A rewrite of an
+// N-byte log comes after at least N/2 bytes appended or deleted since the last one, so its
+// cost is amortised O(1) per operation. The live messages are also kept in memory (the
+// session holds the same objects), so a rewrite never reads the file back. Opening does no
+// I/O, and a host that knows there is no log says so: a device that boots with nothing to
+// resend then touches no file until it stores a message.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import type { OutboxStore, StoredMessage } from "../../modules/mqtt/io.js";
+import { FileWriter } from "./file-writer.js";
 
 type PutRecord = {
   op: "put"; seq: number; topic: string; payload: string; qos: 1 | 2; retain: boolean;
@@ -28,37 +31,54 @@ export type FileStoreOptions = {
 export class FileStore implements OutboxStore {
   readonly path: string;
   readonly compactAtBytes: number;
-  // Byte length of each live seq's put line; undefined until the log has been read once.
-  // Sizes only: the session holds the messages, and a rewrite re-reads them from the log.
-  #live: Map<number, number> | undefined;
+  readonly #writer: FileWriter;
+  /** Each live message with its put line; undefined until the log has been read once. */
+  #live: Map<number, { message: StoredMessage; line: string }> | undefined;
   #liveBytes = 0;
   #logBytes = 0;
 
   constructor(filePath: string, options: FileStoreOptions = {}) {
-    this.path = path.resolve(filePath);
+    this.#writer = FileWriter.for(filePath);
+    this.path = this.#writer.path;
     this.compactAtBytes = options.compactAtBytes ?? 64 * 1024;
-    // No log: nothing to rewrite before the first append.
-    if (options.absent) this.#live = new Map();
+    // No log: nothing to read before the first append.
+    if (options.absent && !this.#writer.busy) this.#live = new Map();
+  }
+
+  /** Failed writes (the messages stay in memory, for this run). */
+  set onError(report: (error: unknown) => void) {
+    this.#writer.onError = report;
+  }
+
+  /** The log's size in bytes once what is queued is written. */
+  get bytes(): number {
+    return this.#logBytes;
+  }
+
+  /** Resolves once every operation so far is on disk. */
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
   }
 
   load(): StoredMessage[] {
-    // Known to have no log and nothing written since: nothing to read or rewrite.
-    if (this.#live?.size === 0 && this.#logBytes === 0) return [];
-    return this.#compact();
+    return [...this.#open().values()].map((l) => l.message).sort((a, b) => a.seq - b.seq);
   }
 
   /** Also updates: a later put with the same seq (e.g. now released) replaces the earlier one. */
   put(message: StoredMessage): void {
-    const bytes = this.#append(toRecord(message));
-    this.#liveBytes += bytes - (this.#live!.get(message.seq) ?? 0);
-    this.#live!.set(message.seq, bytes);
+    const live = this.#open();
+    const line = JSON.stringify(toRecord(message)) + "\n";
+    this.#append(line);
+    this.#liveBytes += Buffer.byteLength(line) - byteLength(live.get(message.seq)?.line);
+    live.set(message.seq, { message, line });
     this.#compactIfLarge();
   }
 
   delete(seq: number): void {
-    this.#append({ op: "del", seq });
-    this.#liveBytes -= this.#live!.get(seq) ?? 0;
-    this.#live!.delete(seq);
+    const live = this.#open();
+    this.#append(JSON.stringify({ op: "del", seq }) + "\n");
+    this.#liveBytes -= byteLength(live.get(seq)?.line);
+    live.delete(seq);
     this.#compactIfLarge();
   }
 
@@ -66,29 +86,43 @@ export class FileStore implements OutboxStore {
     if (this.#logBytes > Math.max(this.compactAtBytes, 2 * this.#liveBytes)) this.#compact();
   }
 
-  /** Replays the log, rewrites it with only the live puts and returns them in seq order. */
-  #compact(): StoredMessage[] {
-    const live = new Map<number, StoredMessage>();
+  /** Rewrites the log with only the live puts, in seq order. */
+  #compact(): void {
+    const lines = [...(this.#live as Map<number, { message: StoredMessage; line: string }>).entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1].line);
+    const text = lines.join("");
+    this.#liveBytes = this.#logBytes = Buffer.byteLength(text);
+    // Nothing on disk and nothing to write: leave it so. The new file ends on a line
+    // boundary, so later appends never glue onto a line a crash left truncated.
+    if (text === "" && !this.#writer.busy && !fs.existsSync(this.path)) return;
+    this.#writer.replace(text);
+  }
+
+  #append(line: string): void {
+    this.#writer.append(line);
+    this.#logBytes += Buffer.byteLength(line);
+  }
+
+  /**
+   * The live messages, reading the log the first time and rewriting it with only those (so
+   * it ends on a line boundary). Once per process and file: a later instance sees what the
+   * writer has queued only once it is written, so a host keeps one store per file.
+   */
+  #open(): Map<number, { message: StoredMessage; line: string }> {
+    if (this.#live) return this.#live;
+    if (this.#writer.busy) throw new Error(`${this.path}: another store's writes are still under way; share one store per file, or await flushed()`);
+    const live = new Map<number, { message: StoredMessage; line: string }>();
     for (const record of this.#records()) {
       if (record.op === "del") live.delete(record.seq);
-      else live.set(record.seq, toMessage(record));
+      else {
+        const message = toMessage(record);
+        live.set(record.seq, { message, line: JSON.stringify(toRecord(message)) + "\n" });
+      }
     }
-    const messages = [...live.values()].sort((a, b) => a.seq - b.seq);
-    this.#live = new Map();
-    let text = "";
-    for (const message of messages) {
-      const line = JSON.stringify(toRecord(message)) + "\n";
-      this.#live.set(message.seq, Buffer.byteLength(line));
-      text += line;
-    }
-    this.#liveBytes = this.#logBytes = Buffer.byteLength(text);
-    if (text === "" && !fs.existsSync(this.path)) return messages;
-    // Temp + rename keeps the old log intact if we crash here. The new file ends on a line
-    // boundary, so later appends never glue onto a line a crash left truncated.
-    const temp = `${this.path}.tmp`;
-    fs.writeFileSync(temp, text);
-    fs.renameSync(temp, this.path);
-    return messages;
+    this.#live = live;
+    this.#liveBytes = 0;
+    for (const l of live.values()) this.#liveBytes += Buffer.byteLength(l.line);
+    this.#compact();
+    return live;
   }
 
   #records(): Array<PutRecord | DeleteRecord> {
@@ -114,24 +148,10 @@ export class FileStore implements OutboxStore {
     }
     return records;
   }
+}
 
-  /** Returns the line's length in bytes. The first write of a process compacts first, to
-   * learn the live sizes and end the file on a line boundary. */
-  #append(record: PutRecord | DeleteRecord): number {
-    if (this.#live === undefined) this.#compact();
-    const line = JSON.stringify(record) + "\n";
-    try {
-      fs.appendFileSync(this.path, line);
-    } catch (error) {
-      // The folder is made at the first write, not at boot.
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      fs.mkdirSync(path.dirname(this.path), { recursive: true });
-      fs.appendFileSync(this.path, line);
-    }
-    const bytes = Buffer.byteLength(line);
-    this.#logBytes += bytes;
-    return bytes;
-  }
+function byteLength(line: string | undefined): number {
+  return line === undefined ? 0 : Buffer.byteLength(line);
 }
 
 function toRecord(message: StoredMessage): PutRecord {

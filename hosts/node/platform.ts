@@ -1,8 +1,9 @@
 // The Platform on Node: clients bound to Node's sockets and timers, with the outbox and the
 // settings of each device kept in files under a state directory, so a restarted simulator
-// resumes where it stopped (unsent messages, balances, backoff state). A fleet boots in one
-// synchronous burst: the folder is listed once per burst, so a device whose files do not
-// exist yet costs no file I/O at all until it first writes.
+// resumes where it stopped (unsent messages, balances, backoff state). Writes go behind the
+// event loop (file-writer.ts). A fleet boots in one synchronous burst: the folder is listed
+// once per burst, so a device whose files do not exist yet costs no file I/O at all until it
+// first writes.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -54,21 +55,21 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   const settingsFile = `${base}.settings.json`;
   const outboxFile = `${base}.outbox`;
   const { broker } = options;
-  // Only the first client's store may trust the boot listing: a later one (a node waking
-  // from sleep) reads what the earlier ones left.
-  let first = true;
+  // One store per device, for every client it makes (a node waking from sleep resumes what
+  // the last wake left): the store keeps the live messages and orders the file's writes.
+  const store = new FileStore(outboxFile, { absent: absent(outboxFile) });
+  const settings = new FileSettings(settingsFile, { absent: absent(settingsFile) });
+  store.onError = settings.onError = (e) => options.log(`cannot write the device's state: ${e instanceof Error ? e.message : String(e)}`);
   return {
     deviceId: options.deviceId,
     config: options.config,
     timer: nodeTimer,
     now: Date.now,
-    settings: new FileSettings(settingsFile, { absent: absent(settingsFile) }),
+    settings,
     random: prng(options.seed),
     log: options.log,
     // Asked at each connect: a node waking from sleep reads what its last wake left.
     createClient: (clientOptions) => {
-      const store = new FileStore(outboxFile, { absent: first && absent(outboxFile) });
-      first = false;
       return createNodeClient({
         host: broker.host,
         port: broker.port,

@@ -386,7 +386,7 @@ describe("node host: FileStore", () => {
   const message = (seq: number, qos: 1 | 2 = 1): StoredMessage =>
     ({ seq, topic: `t/${seq}`, payload: new Uint8Array([seq, 0, 255]), qos, retain: seq % 2 === 0 });
 
-  it("survives reopening: puts minus deletes, in seq order, and compacts", () => {
+  it("survives reopening: puts minus deletes, in seq order, and compacts", async () => {
     const file = path.join(dir, "nested", "outbox.log");
     const store = new FileStore(file);
     assert.deepEqual(store.load(), []);
@@ -394,32 +394,49 @@ describe("node host: FileStore", () => {
     store.put(message(1));
     store.put(message(2));
     store.delete(1);
-    const reopened = new FileStore(file).load();
-    assert.deepEqual(reopened, [message(2), message(3, 2)]);
-    assert.equal(Object.getPrototypeOf(reopened[0]!.payload), Uint8Array.prototype);
+    assert.equal(fs.existsSync(file), false, "written behind the caller, not within its turn");
+    await store.flushed();
+    const reopened = new FileStore(file);
+    const loaded = reopened.load();
+    assert.deepEqual(loaded, [message(2), message(3, 2)]);
+    assert.equal(Object.getPrototypeOf(loaded[0]!.payload), Uint8Array.prototype);
+    await reopened.flushed();
     const lines = fs.readFileSync(file, "utf8").trim().split("\n");
     assert.equal(lines.length, 2, "compacted to live puts");
   });
 
-  it("keeps packet ids and the released flag; a later put replaces an earlier one", () => {
+  it("keeps packet ids and the released flag; a later put replaces an earlier one", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file);
     store.put(message(1, 2));
     store.put({ ...message(1, 2), id: 7 });
     store.put({ ...message(1, 2), id: 7, released: true });
     store.put({ ...message(2), id: 8 });
-    assert.deepEqual(new FileStore(file).load(), [{ ...message(1, 2), id: 7, released: true }, { ...message(2), id: 8 }]);
+    assert.deepEqual(store.load(), [{ ...message(1, 2), id: 7, released: true }, { ...message(2), id: 8 }], "from memory");
+    await store.flushed();
+    assert.deepEqual(new FileStore(file).load(), [{ ...message(1, 2), id: 7, released: true }, { ...message(2), id: 8 }], "from the file");
   });
 
-  it("tolerates a truncated last line, and appends cleanly after it", () => {
+  it("tolerates a truncated last line, and appends cleanly after it", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file);
     store.put(message(1));
     store.put(message(2));
+    await store.flushed();
     fs.appendFileSync(file, '{"op":"del","seq":1'); // crash mid-append
     const writer = new FileStore(file);
     writer.put(message(4)); // before any load(): must not glue onto the broken line
+    await writer.flushed();
     assert.deepEqual(new FileStore(file).load(), [message(1), message(2), message(4)]);
+  });
+
+  it("refuses a second store reading a file whose writes are still under way", async () => {
+    const file = path.join(dir, "outbox.log");
+    const store = new FileStore(file);
+    store.put(message(1));
+    assert.throws(() => new FileStore(file).load(), /still under way/);
+    await store.flushed();
+    assert.deepEqual(new FileStore(file).load(), [message(1)]);
   });
 });
 

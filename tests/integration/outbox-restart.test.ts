@@ -54,14 +54,14 @@ describe("outbox persisted in a file store across a process restart", function (
       process.exit(0);
     `);
     assert.match(out, /queued 20/);
-    assert.equal(new FileStore(storePath).load().length, 20);
+    const store = new FileStore(storePath);
+    assert.equal(store.load().length, 20, "the exiting process wrote all 20");
 
     const sub = client(mosquitto.port);
     await sub.connect();
     const inbox = new Inbox(sub);
     await sub.subscribe("restart/t", { qos: 2 });
 
-    const store = new FileStore(storePath);
     const dev = client(mosquitto.port, { clientId: "restart-dev", clean: false, store });
     assert.equal(dev.session.queued, 20);
     await dev.connect();
@@ -76,6 +76,7 @@ describe("outbox persisted in a file store across a process restart", function (
       const check = () => (dev.session.inflight + dev.session.queued === 0 ? resolve() : setImmediate(check));
       check();
     });
+    await store.flushed();
     assert.equal(new FileStore(storePath).load().length, 0);
   });
 });

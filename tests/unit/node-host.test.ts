@@ -27,14 +27,37 @@ describe("node host: FileSettings", () => {
     assert.equal(again.get("n"), undefined);
   });
 
-  it("reads a corrupt file as empty and leaves no temp file behind", () => {
+  it("reads a corrupt file as empty and leaves no temp file behind", async () => {
     const file = path.join(dir, "c.json");
     fs.writeFileSync(file, "{\"balance\": 1");
     const s = new FileSettings(file);
     assert.equal(s.get("balance"), undefined);
     s.set("balance", 2);
+    await s.flushed();
     assert.deepEqual(fs.readdirSync(dir), ["c.json"]);
     assert.equal(new FileSettings(file).get("balance"), 2);
+  });
+
+  it("writes behind the caller: sets made while one is under way collapse into one write, and the last one lands", async () => {
+    const file = path.join(dir, "d/e.json");
+    const s = new FileSettings(file, { absent: true });
+    for (let i = 1; i <= 100; i++) s.set("n", i);
+    assert.equal(s.get("n"), 100, "the value is there at once");
+    assert.equal(fs.existsSync(file), false, "nothing written within the caller's turn");
+    await s.flushed();
+    assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { n: 100 });
+  });
+
+  it("writes what is queued when the process exits", async () => {
+    const file = path.join(dir, "exit.json");
+    const module = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../hosts/node/file-settings.js");
+    const code = `import { FileSettings } from ${JSON.stringify(module)};
+      const s = new FileSettings(${JSON.stringify(file)});
+      for (let i = 1; i <= 50; i++) s.set("n", i);
+      process.exit(0);`;
+    const { execFileSync } = await import("node:child_process");
+    execFileSync(process.execPath, ["--input-type=module", "-e", code]);
+    assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { n: 50 });
   });
 });
 
@@ -47,38 +70,47 @@ describe("node host: FileStore stays bounded while running", () => {
   const message = (seq: number, extra: Partial<StoredMessage> = {}): StoredMessage =>
     ({ seq, topic: `dev/esp32-001/telemetry`, payload, qos: 1, retain: false, id: (seq % 65535) + 1, ...extra });
 
-  it("keeps the file under 64 KiB across 20,000 acknowledged QoS 1 messages, without load()", () => {
+  // The file's size once written: store.bytes, checked against the disk after flushed().
+  const size = async (store: FileStore): Promise<number> => {
+    await store.flushed();
+    assert.equal(fs.statSync(store.path).size, store.bytes, "the file holds what the store wrote");
+    return store.bytes;
+  };
+
+  it("keeps the file under 64 KiB across 20,000 acknowledged QoS 1 messages, without load()", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file);
     let max = 0;
     for (let seq = 1; seq <= 20_000; seq++) {
       store.put(message(seq));
-      max = Math.max(max, fs.statSync(file).size);
+      max = Math.max(max, store.bytes);
       store.delete(seq);
-      max = Math.max(max, fs.statSync(file).size);
+      max = Math.max(max, store.bytes);
+      if (seq % 1000 === 0) max = Math.max(max, await size(store));
     }
     // Live is at most one record here, so the bound is the default floor.
     assert.ok(max <= 64 * 1024, `file reached ${max} bytes`);
+    await store.flushed();
     assert.deepEqual(new FileStore(file).load(), []);
   });
 
   // Acknowledged traffic through seqs [from, from + count): returns how often a put or delete
   // shrank the file, i.e. how many compactions ran.
-  const churn = (store: FileStore, from: number, count: number): number => {
+  const churn = async (store: FileStore, from: number, count: number): Promise<number> => {
     let shrinks = 0;
-    let size = fs.statSync(store.path).size;
+    let before = store.bytes;
     for (let seq = from; seq < from + count; seq++) {
       for (const step of [() => store.put(message(seq)), () => store.delete(seq)]) {
         step();
-        const now = fs.statSync(store.path).size;
-        if (now < size) shrinks++;
-        size = now;
+        if (store.bytes < before) shrinks++;
+        before = store.bytes;
       }
     }
+    await size(store);
     return shrinks;
   };
 
-  it("stays within max(compactAtBytes, 2 x live bytes) while live messages accumulate and drain", () => {
+  it("stays within max(compactAtBytes, 2 x live bytes) while live messages accumulate and drain", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file, { compactAtBytes: 4096 });
     const line = (seq: number) => JSON.stringify({ op: "put", seq, topic: message(seq).topic,
@@ -86,8 +118,7 @@ describe("node host: FileStore stays bounded while running", () => {
     const live = new Set<number>();
     const check = () => {
       const liveBytes = [...live].reduce((sum, seq) => sum + line(seq), 0);
-      const size = fs.statSync(file).size;
-      assert.ok(size <= Math.max(4096, 2 * liveBytes), `${size} bytes with ${liveBytes} live`);
+      assert.ok(store.bytes <= Math.max(4096, 2 * liveBytes), `${store.bytes} bytes with ${liveBytes} live`);
     };
     // 500 queued while offline, then drained as they are acknowledged, with new ones arriving.
     for (let seq = 1; seq <= 500; seq++) { store.put(message(seq)); live.add(seq); check(); }
@@ -95,10 +126,11 @@ describe("node host: FileStore stays bounded while running", () => {
       store.delete(seq); live.delete(seq); check();
       if (seq % 2 === 0) { store.put(message(1000 + seq)); live.add(1000 + seq); check(); }
     }
+    await size(store);
     assert.equal(new FileStore(file).load().length, 250);
   });
 
-  it("reopens to exactly the live messages, in seq order, with id and released", () => {
+  it("reopens to exactly the live messages, in seq order, with id and released", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file, { compactAtBytes: 4096 });
     const kept = (seq: number) => seq % 100 === 7;
@@ -110,38 +142,44 @@ describe("node host: FileStore stays bounded while running", () => {
     }
     for (let seq = 2996; seq <= 3000; seq++) if (!kept(seq)) store.delete(seq);
     const expected = Array.from({ length: 3000 }, (_, i) => i + 1).filter(kept).map(keeper);
-    assert.ok(fs.statSync(file).size < 64 * 1024, "compacted while running");
+    assert.ok(await size(store) < 64 * 1024, "compacted while running");
     const loaded = new FileStore(file).load();
     assert.equal(loaded.length, 30);
     assert.deepEqual(loaded, expected);
     assert.equal(loaded.filter((m) => m.released).length, 15);
   });
 
-  it("keeps a live message's update (released) through later compactions", () => {
+  it("keeps a live message's update (released) through later compactions", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file, { compactAtBytes: 4096 });
     store.put(message(1, { qos: 2, id: 9 }));
-    assert.ok(churn(store, 2, 200) > 0, "compacted before the update");
+    assert.ok(await churn(store, 2, 200) > 0, "compacted before the update");
     store.put(message(1, { qos: 2, id: 9, released: true }));
-    assert.ok(churn(store, 202, 200) > 0, "compacted after the update");
-    assert.deepEqual(new FileStore(file).load(), [message(1, { qos: 2, id: 9, released: true })]);
+    assert.ok(await churn(store, 202, 200) > 0, "compacted after the update");
+    const reopened = new FileStore(file);
+    assert.deepEqual(reopened.load(), [message(1, { qos: 2, id: 9, released: true })]);
+    await reopened.flushed();
     assert.equal(fs.readFileSync(file, "utf8").trim().split("\n").length, 1, "one line for seq 1");
   });
 
-  it("skips a crash-truncated last line after compactions, and appends cleanly after it", () => {
+  it("skips a crash-truncated last line after compactions, and appends cleanly after it", async () => {
     const file = path.join(dir, "outbox.log");
     const store = new FileStore(file, { compactAtBytes: 4096 });
     store.put(message(1));
-    assert.ok(churn(store, 10, 200) > 0);
+    assert.ok(await churn(store, 10, 200) > 0);
     store.put(message(2));
+    await store.flushed();
     fs.appendFileSync(file, '{"op":"del","seq":1'); // crash mid-append
-    assert.deepEqual(new FileStore(file).load(), [message(1), message(2)]);
+    const reopened = new FileStore(file);
+    assert.deepEqual(reopened.load(), [message(1), message(2)]);
+    await reopened.flushed();
 
     fs.appendFileSync(file, '{"op":"del","seq":2'); // and again, now reopened without load()
     const writer = new FileStore(file, { compactAtBytes: 4096 });
     writer.put(message(3)); // must not glue onto the broken line
-    assert.ok(churn(writer, 300, 200) > 0);
+    assert.ok(await churn(writer, 300, 200) > 0);
     assert.deepEqual(new FileStore(file).load(), [message(1), message(2), message(3)]);
+    await store.flushed();
     assert.deepEqual(fs.readdirSync(dir), ["outbox.log"], "no temp file left");
   });
 });
