@@ -288,6 +288,7 @@ async function fleetWorker(args: Args): Promise<FleetResult> {
   } finally {
     for (const e of fleet) e.device.abort();
     await broker.dispose();
+    await (await import("../hosts/node/file-writer.js")).flushAll(); // the stores write behind; then the folder goes
     fs.rmSync(state, { recursive: true, force: true });
   }
 }

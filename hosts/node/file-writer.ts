@@ -12,14 +12,16 @@ type Op = { replace: boolean; text: string };
 
 const writers = new Map<string, FileWriter>();
 let exitHooked = false;
+const ignore = (): void => {};
 
 export class FileWriter {
   readonly path: string;
   /** Called with each write that failed (the write is dropped; later ones go ahead). */
-  onError: (error: unknown) => void = () => {};
+  onError: (error: unknown) => void = ignore;
   #queue: Op[] = [];
   #inFlight: Op | undefined;
-  #waiters: (() => void)[] = [];
+  /** Made when someone waits (a fleet has thousands of writers, most never awaited). */
+  #waiters: (() => void)[] | undefined;
 
   /** The one writer of a file in this process: every store of that file shares its order. */
   static for(file: string): FileWriter {
@@ -69,7 +71,7 @@ export class FileWriter {
   /** Resolves once everything queued so far is on disk (or failed: see onError). */
   flushed(): Promise<void> {
     if (!this.busy) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve));
   }
 
   #start(): void {
@@ -80,7 +82,11 @@ export class FileWriter {
       if (error) this.#report(error);
       this.#inFlight = undefined;
       if (this.#queue.length) this.#start();
-      else for (const w of this.#waiters.splice(0)) w();
+      else if (this.#waiters) {
+        const waiters = this.#waiters;
+        this.#waiters = undefined;
+        for (const w of waiters) w();
+      }
     };
     if (op.replace) {
       const temp = `${this.path}.tmp`;
@@ -123,6 +129,11 @@ export class FileWriter {
       // a failing reporter must not stop the writes behind
     }
   }
+}
+
+/** Resolves once every file's queued writes are on disk. */
+export function flushAll(): Promise<void> {
+  return Promise.all([...writers.values()].map((w) => w.flushed())).then(() => undefined);
 }
 
 type Write = (file: string, text: string, callback: (error: NodeJS.ErrnoException | null) => void) => void;

@@ -138,13 +138,6 @@ export type Action =
   /** The broker's answer for one filter: its granted QoS, or 0x80 with the retry delay. */
   | { type: "suback"; filter: string; code: number; retryInMs?: number };
 
-export interface PublishRequest {
-  topic: string;
-  payload: Uint8Array;
-  qos?: QoS;
-  retain?: boolean;
-}
-
 /** An outgoing publish from acceptance until its last acknowledgement. */
 interface Outgoing {
   seq: number;
