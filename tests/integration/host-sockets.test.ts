@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import type { Socket, SocketOptions, StoredMessage } from "../../modules/mqtt/io.js";
 import { FileStore } from "../../hosts/node/file-store.js";
+import { flushAll } from "../../hosts/node/file-writer.js";
 import { TCPSocket } from "../../hosts/node/tcp.js";
 import { nodeTimer } from "../../hosts/node/timer.js";
 import { TLSSocket, type SecureOptions } from "../../hosts/node/tls.js";
@@ -381,7 +382,10 @@ describe("node host: FileStore", () => {
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "file-store-"));
   });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await flushAll(); // the stores write behind: let them finish before the folder goes
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   const message = (seq: number, qos: 1 | 2 = 1): StoredMessage =>
     ({ seq, topic: `t/${seq}`, payload: new Uint8Array([seq, 0, 255]), qos, retain: seq % 2 === 0 });

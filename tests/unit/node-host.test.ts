@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { FileSettings } from "../../hosts/node/file-settings.js";
 import { FileStore } from "../../hosts/node/file-store.js";
+import { flushAll } from "../../hosts/node/file-writer.js";
 import { parseBroker, parseParams, parseSettings, readSession, removeSession, writeSession } from "../../hosts/node/session.js";
 import type { StoredMessage } from "../../modules/mqtt/io.js";
 import { products } from "../../modules/products/index.js";
@@ -14,7 +15,10 @@ import { products } from "../../modules/products/index.js";
 describe("node host: FileSettings", () => {
   let dir: string;
   beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-")); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await flushAll(); // the stores write behind: let them finish before the folder goes
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it("keeps values across instances, and deletes", () => {
     const file = path.join(dir, "a/b.json");
@@ -64,7 +68,10 @@ describe("node host: FileSettings", () => {
 describe("node host: FileStore stays bounded while running", () => {
   let dir: string;
   beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "file-store-")); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await flushAll(); // the stores write behind: let them finish before the folder goes
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   const payload = new Uint8Array(100).fill(0x61);
   const message = (seq: number, extra: Partial<StoredMessage> = {}): StoredMessage =>
