@@ -52,6 +52,22 @@ describe("node host: FileSettings", () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { n: 100 });
   });
 
+  it("a write that fails is reported, the value stays in memory, and writes behind it go ahead", async () => {
+    fs.writeFileSync(path.join(dir, "not-a-folder"), "");
+    const bad = new FileSettings(path.join(dir, "not-a-folder/x.json"));
+    const errors: string[] = [];
+    bad.onError = (e) => errors.push((e as NodeJS.ErrnoException).code ?? String(e));
+    bad.set("n", 1);
+    await bad.flushed();
+    assert.equal(errors.length, 1, "one report");
+    assert.match(errors[0]!, /ENOTDIR|EEXIST/);
+    assert.equal(bad.get("n"), 1, "the value is kept in memory");
+    const good = new FileSettings(path.join(dir, "ok.json"));
+    good.set("n", 2);
+    await good.flushed();
+    assert.deepEqual(JSON.parse(fs.readFileSync(good.path, "utf8")), { n: 2 });
+  });
+
   it("writes what is queued when the process exits", async () => {
     const file = path.join(dir, "exit.json");
     const module = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../hosts/node/file-settings.js");
