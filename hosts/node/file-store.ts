@@ -32,8 +32,12 @@ export class FileStore implements OutboxStore {
   readonly path: string;
   readonly compactAtBytes: number;
   readonly #writer: FileWriter;
-  /** Each live message with its put line; undefined until the log has been read once. */
-  #live: Map<number, { message: StoredMessage; line: string }> | undefined;
+  /**
+   * Each live message (the session's own object) with its put line's size in bytes: a
+   * rewrite makes the lines again, so memory holds no second, base64 copy of any payload.
+   * Undefined until the log has been read once.
+   */
+  #live: Map<number, Live> | undefined;
   #liveBytes = 0;
   #logBytes = 0;
 
@@ -67,17 +71,16 @@ export class FileStore implements OutboxStore {
   /** Also updates: a later put with the same seq (e.g. now released) replaces the earlier one. */
   put(message: StoredMessage): void {
     const live = this.#open();
-    const line = JSON.stringify(toRecord(message)) + "\n";
-    this.#append(line);
-    this.#liveBytes += Buffer.byteLength(line) - byteLength(live.get(message.seq)?.line);
-    live.set(message.seq, { message, line });
+    const bytes = this.#append(lineOf(message));
+    this.#liveBytes += bytes - (live.get(message.seq)?.bytes ?? 0);
+    live.set(message.seq, { message, bytes });
     this.#compactIfLarge();
   }
 
   delete(seq: number): void {
     const live = this.#open();
     this.#append(JSON.stringify({ op: "del", seq }) + "\n");
-    this.#liveBytes -= byteLength(live.get(seq)?.line);
+    this.#liveBytes -= live.get(seq)?.bytes ?? 0;
     live.delete(seq);
     this.#compactIfLarge();
   }
@@ -88,8 +91,8 @@ export class FileStore implements OutboxStore {
 
   /** Rewrites the log with only the live puts, in seq order. */
   #compact(): void {
-    const lines = [...(this.#live as Map<number, { message: StoredMessage; line: string }>).entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1].line);
-    const text = lines.join("");
+    const live = [...(this.#live as Map<number, Live>).values()].sort((a, b) => a.message.seq - b.message.seq);
+    const text = live.map((l) => lineOf(l.message)).join("");
     this.#liveBytes = this.#logBytes = Buffer.byteLength(text);
     // Nothing on disk and nothing to write: leave it so. The new file ends on a line
     // boundary, so later appends never glue onto a line a crash left truncated.
@@ -97,9 +100,12 @@ export class FileStore implements OutboxStore {
     this.#writer.replace(text);
   }
 
-  #append(line: string): void {
+  /** Returns the line's size in bytes. */
+  #append(line: string): number {
     this.#writer.append(line);
-    this.#logBytes += Buffer.byteLength(line);
+    const bytes = Buffer.byteLength(line);
+    this.#logBytes += bytes;
+    return bytes;
   }
 
   /**
@@ -107,20 +113,18 @@ export class FileStore implements OutboxStore {
    * it ends on a line boundary). Once per process and file: a later instance sees what the
    * writer has queued only once it is written, so a host keeps one store per file.
    */
-  #open(): Map<number, { message: StoredMessage; line: string }> {
+  #open(): Map<number, Live> {
     if (this.#live) return this.#live;
     if (this.#writer.busy) throw new Error(`${this.path}: another store's writes are still under way; share one store per file, or await flushed()`);
-    const live = new Map<number, { message: StoredMessage; line: string }>();
+    const live = new Map<number, Live>();
     for (const record of this.#records()) {
       if (record.op === "del") live.delete(record.seq);
       else {
         const message = toMessage(record);
-        live.set(record.seq, { message, line: JSON.stringify(toRecord(message)) + "\n" });
+        live.set(record.seq, { message, bytes: Buffer.byteLength(lineOf(message)) });
       }
     }
     this.#live = live;
-    this.#liveBytes = 0;
-    for (const l of live.values()) this.#liveBytes += Buffer.byteLength(l.line);
     this.#compact();
     return live;
   }
@@ -150,8 +154,10 @@ export class FileStore implements OutboxStore {
   }
 }
 
-function byteLength(line: string | undefined): number {
-  return line === undefined ? 0 : Buffer.byteLength(line);
+type Live = { message: StoredMessage; bytes: number };
+
+function lineOf(message: StoredMessage): string {
+  return JSON.stringify(toRecord(message)) + "\n";
 }
 
 function toRecord(message: StoredMessage): PutRecord {
