@@ -83,18 +83,37 @@ export interface BleCentral {
  * constructor takes no options and ignores the ones given.
  */
 export function bleCentral(provider: IoProvider, events: BleCentralEvents): BleCentral {
-  const Base = provider.io as unknown as new (options: Record<string, unknown>) => BleCentral;
-  class Central extends Base {
-    onReady() { events.onReady(); }
-    onDiscovered(device: BleDevice) { events.onDiscovered(device); }
-    onConnected(client: GattClient) { events.onConnected(client); }
-    onDisconnected(client: { address: BleBytes; connection?: number }) { events.onDisconnected(client); }
-    onServices(services: GattService[]) { events.onServices(services); }
-    onCharacteristics(characteristics: GattCharacteristic[]) { events.onCharacteristics(characteristics); }
-    onCharacteristicNotificationEnabled(c: GattCharacteristic) { events.onCharacteristicNotificationEnabled(c); }
-    onCharacteristicNotification(c: GattCharacteristic, value: ArrayBuffer) { events.onCharacteristicNotification(c, value); }
+  return new (centralOf(provider.io))({ ...provider }, events);
+}
+
+type CentralClass = new (options: Record<string, unknown>, events: BleCentralEvents) => BleCentral;
+
+/** The subclass of each BLEClient class, made once: a class per central would cost a fleet kilobytes each. */
+const centrals = new WeakMap<object, CentralClass>();
+
+function centralOf(io: unknown): CentralClass {
+  const Base = io as new (options: Record<string, unknown>) => BleCentral;
+  let Central = centrals.get(Base);
+  if (!Central) {
+    Central = class extends Base {
+      // Set once super() returns: the SDK delivers every event later, from its BLE task.
+      #events: BleCentralEvents;
+      constructor(options: Record<string, unknown>, events: BleCentralEvents) {
+        super(options);
+        this.#events = events;
+      }
+      onReady() { this.#events.onReady(); }
+      onDiscovered(device: BleDevice) { this.#events.onDiscovered(device); }
+      onConnected(client: GattClient) { this.#events.onConnected(client); }
+      onDisconnected(client: { address: BleBytes; connection?: number }) { this.#events.onDisconnected(client); }
+      onServices(services: GattService[]) { this.#events.onServices(services); }
+      onCharacteristics(characteristics: GattCharacteristic[]) { this.#events.onCharacteristics(characteristics); }
+      onCharacteristicNotificationEnabled(c: GattCharacteristic) { this.#events.onCharacteristicNotificationEnabled(c); }
+      onCharacteristicNotification(c: GattCharacteristic, value: ArrayBuffer) { this.#events.onCharacteristicNotification(c, value); }
+    };
+    centrals.set(Base, Central);
   }
-  return new Central({ ...provider });
+  return Central;
 }
 
 /** A 16-bit UUID as btutils' uuid`FFF0` makes it: two bytes, little-endian. */

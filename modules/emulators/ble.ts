@@ -1,7 +1,7 @@
 // The air around a BLE central: peripherals (battery monitors, a neighbour's phone...) that
 // advertise while in range, take connections, expose GATT services, take writes and send
-// notifications; and `io`, a BLEClient class with the shape of Moddable's (the subset in
-// modules/drivers/ble.ts) for the driver to subclass. Every event reaches the central after
+// notifications; and `provider`, a BLEClient class with the shape of Moddable's (the subset
+// in modules/drivers/ble.ts) for the driver to subclass, with the radio it opens on. Every event reaches the central after
 // `latencyMs` on the host's timer, as the SDK delivers them from its BLE task; while
 // scanning, every peripheral in range is heard once per `advertIntervalMs`.
 //
@@ -73,8 +73,11 @@ export class EmulatedBleRadio {
   readonly #maxPeripherals: number;
   readonly #maxConnections: number;
   readonly #peripherals: EmulatedPeripheral[] = [];
-  /** The BLEClient class on this air. */
-  readonly io: new (options?: Record<string, unknown>) => BleCentral;
+  /**
+   * The bus for a driver: the BLEClient class, one for every radio (a class per radio would
+   * cost a fleet kilobytes each), and this radio, which the class finds in its options.
+   */
+  readonly provider: { io: new (options: Record<string, unknown>) => BleCentral; radio: EmulatedBleRadio };
 
   constructor(timer: TimerLike, options: RadioOptions = {}) {
     this.#timer = timer;
@@ -82,12 +85,14 @@ export class EmulatedBleRadio {
     this.#latency = options.latencyMs ?? 5;
     this.#maxPeripherals = options.maxPeripherals ?? 64;
     this.#maxConnections = options.maxConnections ?? 2;
-    const radio = this;
-    this.io = class EmulatedBLEClient {
-      constructor() {
-        radio.#attach(this as unknown as Central);
-      }
-    } as unknown as new () => BleCentral;
+    this.provider = { io: EmulatedBLEClient as unknown as new (options: Record<string, unknown>) => BleCentral, radio: this };
+  }
+
+  /** A client instance opened on this air (EmulatedBLEClient's constructor). */
+  static attach(self: object, options: Record<string, unknown> | undefined): void {
+    const radio = options?.radio;
+    if (!(radio instanceof EmulatedBleRadio)) throw new TypeError("an emulated BLE client needs its radio in its options: { ...radio.provider }");
+    radio.#attach(self as Central);
   }
 
   /** Puts a peripheral in the air; false when the air is full or its address is taken. */
@@ -221,6 +226,13 @@ export class EmulatedBleRadio {
       },
     });
     later(() => self.onReady());
+  }
+}
+
+/** The BLEClient class of the emulated air: the driver subclasses it, as the SDK's. */
+class EmulatedBLEClient {
+  constructor(options?: Record<string, unknown>) {
+    EmulatedBleRadio.attach(this, options);
   }
 }
 

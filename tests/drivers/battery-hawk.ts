@@ -32,7 +32,7 @@ function rig() {
   radio.add(bm2);
   radio.add(bm6);
   radio.add({ address: "5C:00:00:00:00:09", services: [], connectable: () => true, advertising: () => ({ rssi: -50, data: { name: "Pixel 7" } }) });
-  const driver = new BatteryMonitors({ ble: { io: radio.io }, timer: clock.timer, scan_ms: 300, connect_ms: 500, report_ms: 1500 });
+  const driver = new BatteryMonitors({ ble: radio.provider, timer: clock.timer, scan_ms: 300, connect_ms: 500, report_ms: 1500 });
   /** Runs an operation to its end on the clock. */
   const done = async <T>(p: Promise<T>): Promise<T> => {
     let settled = false;

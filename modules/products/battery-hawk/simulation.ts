@@ -240,5 +240,5 @@ export function emulatedFleet(device: Device): { buses: Buses; radio: EmulatedBl
     address: simulatedMac(device.deviceId, 0, 0x5c), services: [], connectable: () => true,
     advertising: () => ({ rssi: -80, data: { name: "Pixel 7" } }),
   });
-  return { buses: { radio: { io: radio.io, ...BOARD.radio.options, scan_ms: 400, connect_ms: 1000, report_ms: 2000 } }, radio, monitors, fleet };
+  return { buses: { radio: { ...radio.provider, ...BOARD.radio.options, scan_ms: 400, connect_ms: 1000, report_ms: 2000 } }, radio, monitors, fleet };
 }
