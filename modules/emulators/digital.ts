@@ -4,7 +4,15 @@
 
 import type { Digital419 } from "../drivers/io.js";
 
+export interface PinHooks {
+  /** Before a driver's write takes effect: a model catches up on the level it had. */
+  beforeWrite?(): void;
+  /** After a driver's write: a model learns of the new level at once. */
+  afterWrite?(): void;
+}
+
 export class EmulatedPin {
+  readonly #hooks: PinHooks;
   level: 0 | 1 = 0;
   /** While set, reads return this whatever was written. */
   stuck: 0 | 1 | undefined = undefined;
@@ -14,11 +22,17 @@ export class EmulatedPin {
   /** The ECMA-419 class for this pin: `{ io: pin.io, pin: 23, mode: "output" }` (one class, bound to this pin). */
   readonly io: new (options: Record<string, unknown>) => Digital419 = DigitalIO.bind(null, this);
 
-  /** A driver's write: the level, remembered. */
+  constructor(hooks: PinHooks = {}) {
+    this.#hooks = hooks;
+  }
+
+  /** A driver's write: the level, remembered, between the owner's hooks. */
   drive(value: 0 | 1): void {
+    this.#hooks.beforeWrite?.();
     this.level = value ? 1 : 0;
     this.writes.push(this.level);
     if (this.writes.length > 64) this.writes.shift();
+    this.#hooks.afterWrite?.();
   }
 }
 

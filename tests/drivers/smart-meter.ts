@@ -148,6 +148,15 @@ export const suites: DriverSuite[] = [{
       r.relay.set(true);
       check.deepEqual(r.pin.writes, [0, 1], "no write when nothing changes");
     } },
+    { name: "the pin's owner hears each driver write: before it (the old level) and after it (the new one)", run() {
+      const seen: string[] = [];
+      const pin: EmulatedPin = new EmulatedPin({ beforeWrite: () => seen.push(`before ${pin.level}`), afterWrite: () => seen.push(`after ${pin.level}`) });
+      const io = new pin.io({ pin: 23, mode: "output" });
+      io.write(1);
+      io.read();
+      io.write(0);
+      check.deepEqual(seen, ["before 0", "after 1", "before 1", "after 0"], "reads are not writes");
+    } },
     { name: "a contact that does not follow is stuck closed or open, judged only after it had time to move", run() {
       const r = relayRig();
       r.relay.set(true);

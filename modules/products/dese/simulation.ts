@@ -22,7 +22,7 @@ import { EmulatedWifi } from "../../emulators/wifi.js";
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
 import { probeVolts } from "../../drivers/analog-probe.js";
-import type { Buses, Digital419 } from "../../drivers/io.js";
+import type { Buses } from "../../drivers/io.js";
 import { ntcRatio } from "../../drivers/ntc-thermistor.js";
 import { EmulatedAnalog } from "../../emulators/analog.js";
 import { EmulatedPin } from "../../emulators/digital.js";
@@ -145,7 +145,9 @@ export class EmulatedWater {
   readonly #forced = new Map<SensorName, number>();
 
   constructor(device: Device) {
-    const pins = new Map<number, EmulatedPin>(Object.values(PUMPS).map((id) => [id, new EmulatedPin()]));
+    // The water model catches up before a pump changes, so each interval runs on the pumps as they were.
+    const advance = (): void => this.water.advance();
+    const pins = new Map<number, EmulatedPin>(Object.values(PUMPS).map((id) => [id, new EmulatedPin({ beforeWrite: advance })]));
     this.pumps = pins;
     this.water = new WaterModel(device, (id) => pins.get(id)?.level === 1);
     const r = () => device.random();
@@ -173,13 +175,10 @@ export class EmulatedWater {
     const buses: Buses = {};
     for (const name of ["ph", "orp", "chlorine", "tds", "temperature", "battery"] as const) buses[name] = { io: this.channels[name].io, ...BOARD[name].options };
     buses.flow = { io: this.flow.io, ...BOARD.flow.options };
-    const advance = (): void => this.water.advance();
     for (const [id, pin] of pins) {
       const { drive, sense } = PUMP_BUSES[id];
-      // One io class per pin (each `pin.io` makes a new class, about 1.3 KB of heap) for both buses.
-      const io = pin.io;
-      buses[drive] = { ...BOARD[drive].options, io: DrivePin, emulated: io, before: advance };
-      buses[sense] = { io, ...BOARD[sense].options };
+      buses[drive] = { io: pin.io, ...BOARD[drive].options };
+      buses[sense] = { io: pin.io, ...BOARD[sense].options };
     }
     buses.wifi = { io: EmulatedWifi, rssi: () => Math.round(-65 + (device.random() - 0.5) * 10) };
     this.buses = buses;
@@ -200,34 +199,6 @@ export class EmulatedWater {
     return this.pumps.get(id)?.level === 1;
   }
 }
-
-// The io classes below are shared by every device (a class made per device costs about
-// 1.3 KB of heap); what is the device's own comes in the bus options the driver passes on.
-
-/** A pump's drive pin: the water model catches up before the pump changes, so each interval runs on the pumps as they were. */
-class DrivePin implements Digital419 {
-  readonly #pin: Digital419;
-  readonly #before: () => void;
-
-  constructor(options: Record<string, unknown>) {
-    this.#pin = new (options.emulated as EmulatedPin["io"])(options);
-    this.#before = options.before as () => void;
-  }
-
-  read(): 0 | 1 {
-    return this.#pin.read();
-  }
-
-  write(value: 0 | 1): void {
-    this.#before();
-    this.#pin.write(value);
-  }
-
-  close(): void {
-    this.#pin.close();
-  }
-}
-
 
 function temperatureAt(now: number): number {
   const secondsOfDay = (now / 1000) % DAY;

@@ -11,7 +11,7 @@
 import { EmulatedWifi } from "../../emulators/wifi.js";
 import type { HardwareFault } from "../../device/product.js";
 import type { Device } from "../../device/device.js";
-import type { Buses, Digital419 } from "../../drivers/io.js";
+import type { Buses } from "../../drivers/io.js";
 import { EmulatedPin } from "../../emulators/digital.js";
 import { ModbusLine } from "../../emulators/modbus.js";
 import { EmulatedPzem } from "../../emulators/pzem004t.js";
@@ -134,50 +134,21 @@ export function meterFaults(e: EmulatedMeter): Record<string, HardwareFault> {
 
 /** The meter's parts behind emulated buses, with the board's options; `load` defaults to the household. */
 export function emulatedMeter(device: Device, load?: (connected: boolean) => PzemLoad): EmulatedMeter {
-  const relay = new EmulatedPin();
+  // The model learns of a switched coil at once, not at its next reading.
+  const relay = new EmulatedPin({ afterWrite: () => pzem.advance() });
   const household = load ? undefined : new Household(device);
   const measure = load ?? ((connected: boolean) => household!.measure(connected));
   const line = new ModbusLine(device.timer);
   // The contact, not the coil, connects the load: a stuck contact stays where it is.
   const pzem = new EmulatedPzem({ now: () => device.now(), load: () => measure((relay.stuck ?? relay.level) === 1) }).attachTo(line);
-  // One io class for the relay's pin (each `relay.io` makes a new class, about 1.3 KB of heap).
-  const io = relay.io;
   return {
     pzem, line, relay, household,
     buses: {
       meter: { io: line.io, ...BOARD.meter.options },
-      // The model learns of a switched coil at once, not at its next reading.
-      relay: { ...BOARD.relay.options, io: Coil, emulated: io, after: () => pzem.advance() },
-      relaySense: { io, ...BOARD.relaySense.options },
+      relay: { io: relay.io, ...BOARD.relay.options },
+      relaySense: { io: relay.io, ...BOARD.relaySense.options },
       wifi: { io: EmulatedWifi, rssi: () => Math.round(-64 + (device.random() - 0.5) * 8) },
     },
   };
-}
-
-// The io classes below are shared by every device (a class made per device costs about
-// 1.3 KB of heap); what is the device's own comes in the bus options the driver passes on.
-
-/** The relay's coil pin, telling the meter's model after each write. */
-class Coil implements Digital419 {
-  readonly #pin: Digital419;
-  readonly #after: () => void;
-
-  constructor(options: Record<string, unknown>) {
-    this.#pin = new (options.emulated as EmulatedPin["io"])(options);
-    this.#after = options.after as () => void;
-  }
-
-  read(): 0 | 1 {
-    return this.#pin.read();
-  }
-
-  write(value: 0 | 1): void {
-    this.#pin.write(value);
-    this.#after();
-  }
-
-  close(): void {
-    this.#pin.close();
-  }
 }
 
